@@ -1,0 +1,1 @@
+"""reflow-actors: durable workflow execution, embedded, on one SQLite file."""

@@ -1,0 +1,208 @@
+"""The persisted-value codec: plain data and datetimes through orjson, nothing else.
+
+Persisted values (workflow input, step outputs, event payloads, ``complete()``
+values, schedule input) are ``dict`` with ``str`` keys, ``list``, ``tuple``
+(read back as ``list``), ``str``, ``int``, ``float``, ``bool``, ``None`` and
+``datetime.datetime`` (read back as an equal, timezone-aware ``datetime``; a
+naive one is taken as UTC). Subclasses of ``str``, ``int`` and ``float`` (enum
+members, for instance) are stored as their plain value.
+
+Anything else is refused with :class:`~reflow_actors.errors.SerializationError`
+naming the path of the bad value, such as ``output.items[3]``: sets, bytes,
+arbitrary objects, ``nan`` and infinities (which orjson would silently write as
+``null``), integers beyond 64 bits, and dicts with non-``str`` keys. Encoding
+happens before anything is written, so a refused value leaves storage untouched.
+
+Datetimes are stored as ``{"__reflowDate__": "<ISO 8601>"}``, the same tagged
+form reflow-ts uses, so the two can read each other's values.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timezone
+from typing import Any
+
+import orjson
+
+from .errors import SerializationError
+
+__all__ = [
+    "DATE_KEY",
+    "UNDEFINED_KEY",
+    "canonical",
+    "clone",
+    "decode",
+    "encode",
+    "to_plain",
+    "values_equal",
+]
+
+DATE_KEY = "__reflowDate__"
+UNDEFINED_KEY = "__reflowUndefined__"
+_RESERVED = frozenset({DATE_KEY, UNDEFINED_KEY})
+_DATE_MARK = DATE_KEY.encode()
+_UNDEFINED_MARK = UNDEFINED_KEY.encode()
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+class _Refused(Exception):
+    """Raised deep in the walk; collects the path on the way out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.parts: list[str] = []
+
+
+def _key_part(key: str) -> str:
+    return f".{key}" if key.isidentifier() else f"[{orjson.dumps(key).decode()}]"
+
+
+def _refusal(value: object) -> str:
+    kind = type(value).__name__
+    if isinstance(value, (set, frozenset)):
+        return f"a {kind} is not persistable plain data; use a list"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{kind} is not persistable plain data; decode it to str (or base64) first"
+    if isinstance(value, date):
+        return "a date is not persistable; use a datetime or an ISO string"
+    if hasattr(value, "model_dump"):
+        return f"a {kind} model is not plain data; return model.model_dump(mode='json')"
+    if hasattr(value, "__dataclass_fields__"):
+        return f"a {kind} dataclass is not plain data; return dataclasses.asdict(value)"
+    return (
+        f"a {kind} object is not persistable; use dict, list, str, int, float, bool, "
+        "None or datetime"
+    )
+
+
+def _date_to_plain(value: datetime) -> dict[str, str]:
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return {DATE_KEY: value.isoformat()}
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int:
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        raise _Refused(f"integer {value} does not fit in 64 bits")
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _Refused(f"{value!r} is not persistable (NaN and infinities are refused)")
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise _Refused(
+                        f"dict key {key!r} is a {type(key).__name__}; keys must be str"
+                    )
+                key = str.__str__(key)  # noqa: PLW2901 - a str subclass key, stored plain
+            if key in _RESERVED:
+                raise _Refused(f'"{key}" is a reserved key')
+            try:
+                out[key] = _plain(item)
+            except _Refused as refused:
+                refused.parts.append(_key_part(key))
+                raise
+        return out
+    if isinstance(value, (list, tuple)):
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_plain(item))
+            except _Refused as refused:
+                refused.parts.append(f"[{index}]")
+                raise
+        return items
+    if isinstance(value, datetime):
+        return _date_to_plain(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return _plain(int(value))
+    if isinstance(value, float):
+        return _plain(float(value))
+    raise _Refused(_refusal(value))
+
+
+def to_plain(value: Any, path: str = "value") -> Any:
+    """Return the JSON-ready form of ``value``, or raise ``SerializationError`` at ``path``.
+
+    Tuples become lists and datetimes their tagged form; the input is not modified.
+    """
+    try:
+        return _plain(value)
+    except _Refused as refused:
+        where = path + "".join(reversed(refused.parts))
+        raise SerializationError(where, refused.reason) from None
+    except RecursionError:
+        raise SerializationError(path, "the value is nested too deeply (or contains itself)") from None
+
+
+def encode(value: Any, path: str = "value") -> str:
+    """Encode ``value`` to JSON text for storage; ``path`` names it in errors."""
+    return orjson.dumps(to_plain(value, path)).decode()
+
+
+def canonical(value: Any, path: str = "value") -> bytes:
+    """Encode with sorted keys at every depth: equal values give equal bytes."""
+    return orjson.dumps(to_plain(value, path), option=orjson.OPT_SORT_KEYS)
+
+
+def _revive(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if DATE_KEY in value and isinstance(value[DATE_KEY], str):
+                return _parse_date(value[DATE_KEY])
+            if value.get(UNDEFINED_KEY) is True:
+                return None
+        return {key: _revive(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revive(item) for item in value]
+    return value
+
+
+def _parse_date(text: str) -> datetime:
+    # reflow-ts writes a trailing "Z", which datetime.fromisoformat accepts only from 3.11.
+    iso = text[:-1] + "+00:00" if text.endswith("Z") else text
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        raise SerializationError("value", f"invalid stored datetime {text!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def decode(data: str | bytes | None) -> Any:
+    """Decode stored JSON text back to a fresh value (SQL ``NULL`` reads as ``None``)."""
+    if data is None:
+        return None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise SerializationError("value", f"stored JSON is corrupt: {error}") from error
+    raw = data.encode() if isinstance(data, str) else data
+    if _DATE_MARK in raw or _UNDEFINED_MARK in raw:
+        return _revive(value)
+    return value
+
+
+def clone(value: Any, path: str = "value") -> Any:
+    """Return a deep copy of ``value`` as it would read back from storage."""
+    return decode(encode(value, path))
+
+
+def values_equal(left: Any, right: Any) -> bool:
+    """Deep equality of two persisted values as storage sees them (key order ignored).
+
+    ``True`` and ``1`` differ here, as they do once stored, though Python's ``==``
+    says otherwise.
+    """
+    return canonical(left) == canonical(right)
