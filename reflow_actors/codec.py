@@ -147,14 +147,62 @@ def to_plain(value: Any, path: str = "value") -> Any:
         raise SerializationError(path, "the value is nested too deeply (or contains itself)") from None
 
 
+def _dumps(plain: Any, path: str, option: int = 0) -> bytes:
+    try:
+        return orjson.dumps(plain, option=option)
+    except orjson.JSONEncodeError as error:
+        # Strings orjson cannot write (lone surrogates): find where, for the message.
+        where = _find_unencodable(plain, path) or path
+        raise SerializationError(where, f"not valid UTF-8 text ({error})") from None
+
+
+def _find_unencodable(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_unencodable(key, path) or _find_unencodable(item, path + _key_part(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_unencodable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 def encode(value: Any, path: str = "value") -> str:
     """Encode ``value`` to JSON text for storage; ``path`` names it in errors."""
-    return orjson.dumps(to_plain(value, path)).decode()
+    return _dumps(to_plain(value, path), path).decode()
+
+
+def _utc_dates(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get(DATE_KEY), str):
+            instant = _parse_date(value[DATE_KEY]).astimezone(timezone.utc)
+            return {DATE_KEY: instant.isoformat()}
+        return {key: _utc_dates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_utc_dates(item) for item in value]
+    return value
 
 
 def canonical(value: Any, path: str = "value") -> bytes:
-    """Encode with sorted keys at every depth: equal values give equal bytes."""
-    return orjson.dumps(to_plain(value, path), option=orjson.OPT_SORT_KEYS)
+    """Encode with sorted keys at every depth: equal values give equal bytes.
+
+    Datetimes are compared as instants: the same moment in two time zones is
+    one canonical value.
+    """
+    plain = to_plain(value, path)
+    text = _dumps(plain, path, orjson.OPT_SORT_KEYS)
+    if _DATE_MARK in text:
+        text = _dumps(_utc_dates(plain), path, orjson.OPT_SORT_KEYS)
+    return text
 
 
 def _revive(value: Any) -> Any:

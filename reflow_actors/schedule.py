@@ -134,7 +134,7 @@ def next_occurrence(
         return due_at
     if cron is not None:
         return _cron_after(cron, now_ms)
-    if every_ms is None or every_ms <= 0:
+    if every_ms is None or not math.isfinite(every_ms) or every_ms <= 0:
         raise ConfigError(f"schedule interval must be a positive number of ms; got {every_ms!r}")
     return due_at + ((now_ms - due_at) // every_ms + 1) * every_ms
 
