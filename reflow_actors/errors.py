@@ -7,6 +7,7 @@ All of them derive from :class:`ReflowError`. The tree::
     │   ├── DuplicateWorkflowError   DUPLICATE_WORKFLOW
     │   └── DuplicateStepError       DUPLICATE_STEP
     ├── WorkflowNotFoundError        WORKFLOW_NOT_FOUND
+    ├── RunNotFoundError             RUN_NOT_FOUND
     ├── InputValidationError         VALIDATION
     ├── IdempotencyConflictError     IDEMPOTENCY_CONFLICT
     ├── SerializationError           SERIALIZATION
@@ -50,6 +51,7 @@ __all__ = [
     "ReflowError",
     "RunCancelledError",
     "RunControlError",
+    "RunNotFoundError",
     "SerializationError",
     "StepFailedError",
     "StepTimeoutError",
@@ -182,6 +184,21 @@ class WorkflowNotFoundError(ReflowError):
     def context(self) -> dict[str, Any]:
         """``workflow_name``."""
         return {"workflow_name": self.workflow_name}
+
+
+class RunNotFoundError(ReflowError):
+    """No run with that id exists in storage."""
+
+    code: ClassVar[str] = "RUN_NOT_FOUND"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f'Run "{run_id}" not found')
+        self.run_id = run_id
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """``run_id``."""
+        return {"run_id": self.run_id}
 
 
 class InputValidationError(ReflowError):

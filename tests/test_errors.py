@@ -29,6 +29,7 @@ from reflow_actors.errors import (
     StorageError,
     TestRunIncompleteError,
     WaitTimeoutError,
+    RunNotFoundError,
     WorkflowNotFoundError,
     describe_error,
 )
@@ -40,6 +41,7 @@ SAMPLES: dict[type[ReflowError], ReflowError] = {
     DuplicateWorkflowError: DuplicateWorkflowError("order"),
     DuplicateStepError: DuplicateStepError("order", "charge"),
     WorkflowNotFoundError: WorkflowNotFoundError("order"),
+    RunNotFoundError: RunNotFoundError("run-1"),
     InputValidationError: InputValidationError("input", ["email: required", "age: too low"]),
     IdempotencyConflictError: IdempotencyConflictError("order", "k-1"),
     SerializationError: SerializationError("output.items[3]", "a set is not plain data"),

@@ -1,0 +1,102 @@
+"""The actor system of one engine: built on first use, torn down by ``stop()``.
+
+It owns the timer thread, the StepActor pool, the Dispatcher and the
+Heartbeat, and knows every thread they started, so that after ``stop()`` no
+thread of the engine is left alive (except a handler thread that ignored its
+abort signal, which Python cannot kill).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import pykka
+
+from ._base import ThreadTracker, logger
+from ._messages import StopRuns
+from ._runtime import Options, Runtime
+from ._timers import Timers
+from .dispatcher import Dispatcher, StartPolling, TickAndWait
+from .heartbeat import Heartbeat
+from .step_actor import StepPool
+
+if TYPE_CHECKING:
+    from .._operations import Operations
+    from ..clock import Clock
+    from ..storage.base import StorageAdapter
+    from ..workflow import Workflow
+    from .event_bus import EventBus
+
+__all__ = ["ActorSystem"]
+
+
+class ActorSystem:
+    """Timers, pool, Dispatcher and Heartbeat for one engine."""
+
+    def __init__(
+        self,
+        *,
+        storage: StorageAdapter,
+        clock: Clock,
+        workflows: dict[str, Workflow[Any, Any]],
+        options: Options,
+        bus: EventBus,
+        operations: Operations,
+    ) -> None:
+        tracker = ThreadTracker()
+        self.tracker = tracker
+        self.timers = Timers(clock)
+        self.pool = StepPool(tracker)
+        bus.pool = self.pool
+        self.bus = bus
+        self.runtime = Runtime(
+            storage=storage,
+            clock=clock,
+            workflows=workflows,
+            options=options,
+            timers=self.timers,
+            pool=self.pool,
+            bus=bus,
+            tracker=tracker,
+        )
+        self.dispatcher = Dispatcher.start(self.runtime, operations)
+        self.runtime.dispatcher = self.dispatcher
+        self.heartbeat = Heartbeat.start(self.runtime)
+        self.polling = False
+
+    def start_polling(self, interval: float) -> None:
+        """Fill slots continuously and poll storage every ``interval`` seconds."""
+        self.polling = True
+        self.dispatcher.tell(StartPolling(interval))
+
+    def tick(self) -> int:
+        """Claim up to the free slots and wait for those runs to finish or suspend."""
+        reply: pykka.Future[int] = pykka.ThreadingFuture()
+        self.dispatcher.tell(TickAndWait(reply))
+        return int(reply.get())
+
+    def shutdown(self, timeout: float | None) -> list[str]:
+        """Interrupt every run, stop every actor and thread; names of threads left alive."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        reply: pykka.Future[None] = pykka.ThreadingFuture()
+        try:
+            self.dispatcher.tell(StopRuns(reply))
+            reply.get(timeout=remaining())
+        except (pykka.Timeout, pykka.ActorDeadError):
+            logger.warning("engine stop: runs still running after the timeout were left behind")
+        for ref in (self.heartbeat, self.dispatcher):
+            try:
+                ref.stop(block=True, timeout=remaining())
+            except (pykka.Timeout, pykka.ActorDeadError):
+                logger.warning("engine stop: %s did not stop in time", ref)
+        self.bus.end_streams()
+        self.pool.close()
+        self.bus.pool = None
+        self.timers.close(remaining())
+        alive = self.tracker.join(remaining())
+        return [thread.name for thread in alive]
