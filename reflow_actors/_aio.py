@@ -41,7 +41,7 @@ class AsyncEventStream(AsyncIterator["Event"]):
         return self
 
     async def __anext__(self) -> Event:
-        event = await self._run(self._stream.get)
+        event: Event | None = await self._run(self._stream.get)
         if event is None:
             raise StopAsyncIteration
         return event
@@ -95,7 +95,7 @@ class AsyncEngine:
     async def enqueue(
         self,
         workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,  # noqa: A002 - the documented parameter name
+        input: InputT | Any,
         *,
         idempotency_key: str | None = None,
     ) -> WorkflowRun:
@@ -159,7 +159,7 @@ class AsyncEngine:
     async def schedule(
         self,
         workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,  # noqa: A002 - the documented parameter name
+        input: InputT | Any,
         *,
         every: Duration | None = None,
         cron: str | None = None,

@@ -25,15 +25,12 @@ class FrozenDict(dict[str, Any]):
     __slots__ = ()
     __setitem__ = _refuse
     __delitem__ = _refuse
-    __ior__ = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse
     clear = _refuse
     pop = _refuse
     popitem = _refuse
     setdefault = _refuse
     update = _refuse
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        raise TypeError("unhashable type: 'FrozenDict'")
 
     def __copy__(self) -> dict[str, Any]:
         return dict(self)
@@ -50,8 +47,8 @@ class FrozenList(list[Any]):
     __slots__ = ()
     __setitem__ = _refuse
     __delitem__ = _refuse
-    __iadd__ = _refuse  # type: ignore[assignment]
-    __imul__ = _refuse  # type: ignore[assignment]
+    __iadd__ = _refuse
+    __imul__ = _refuse
     append = _refuse
     clear = _refuse
     extend = _refuse
@@ -60,9 +57,6 @@ class FrozenList(list[Any]):
     remove = _refuse
     reverse = _refuse
     sort = _refuse
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        raise TypeError("unhashable type: 'FrozenList'")
 
     def __copy__(self) -> list[Any]:
         return list(self)

@@ -105,7 +105,9 @@ class Operations:
             raise WorkflowNotFoundError(run.workflow)
         unit = definition.wait_unit(name)
         if unit is None:
-            raise ConfigError(f'Workflow "{run.workflow}" has no wait_for_event step named "{name}"')
+            raise ConfigError(
+                f'Workflow "{run.workflow}" has no wait_for_event step named "{name}"'
+            )
         plain = unit.schema.parse(payload, what=f'Event "{name}" payload', path="payload")
         return self.storage.deliver_event(run_id, name, plain)
 

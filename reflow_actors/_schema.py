@@ -104,7 +104,8 @@ class Schema:
             return dataclasses.asdict(value)
         if not isinstance(value, Mapping):
             raise InputValidationError(
-                what, [f"expected a mapping of {target.__name__} fields, got {type(value).__name__}"]
+                what,
+                [f"expected a mapping of {target.__name__} fields, got {type(value).__name__}"],
             )
         try:
             instance = target(**value)
@@ -124,7 +125,9 @@ class Schema:
         if inspect.isawaitable(result):
             if inspect.iscoroutine(result):
                 result.close()
-            raise ConfigError(f"{what} schema returned an awaitable; schemas must validate synchronously")
+            raise ConfigError(
+                f"{what} schema returned an awaitable; schemas must validate synchronously"
+            )
         return result
 
 

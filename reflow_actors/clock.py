@@ -120,7 +120,7 @@ class VirtualClock:
         """Virtual monotonic seconds (starts near the real monotonic reading)."""
         return self._mono0 + self._elapsed()
 
-    def datetime(self) -> datetime:
+    def now_datetime(self) -> datetime:
         """The virtual time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.now(), tz=timezone.utc)
 

@@ -47,7 +47,7 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
 
-class _Refused(Exception):
+class _Refused(Exception):  # noqa: N818 - internal control flow, never seen by users
     """Raised deep in the walk; collects the path on the way out."""
 
     def __init__(self, reason: str) -> None:
@@ -84,7 +84,7 @@ def _date_to_plain(value: datetime) -> dict[str, str]:
     return {DATE_KEY: value.isoformat()}
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any) -> Any:  # noqa: PLR0912 - one flat type dispatch, hot path
     kind = type(value)
     if kind is str or value is None or kind is bool:
         return value
@@ -101,9 +101,7 @@ def _plain(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 if not isinstance(key, str):
-                    raise _Refused(
-                        f"dict key {key!r} is a {type(key).__name__}; keys must be str"
-                    )
+                    raise _Refused(f"dict key {key!r} is a {type(key).__name__}; keys must be str")
                 key = str.__str__(key)  # noqa: PLW2901 - a str subclass key, stored plain
             if key in _RESERVED:
                 raise _Refused(f'"{key}" is a reserved key')
@@ -144,7 +142,9 @@ def to_plain(value: Any, path: str = "value") -> Any:
         where = path + "".join(reversed(refused.parts))
         raise SerializationError(where, refused.reason) from None
     except RecursionError:
-        raise SerializationError(path, "the value is nested too deeply (or contains itself)") from None
+        raise SerializationError(
+            path, "the value is nested too deeply (or contains itself)"
+        ) from None
 
 
 def _dumps(plain: Any, path: str, option: int = 0) -> bytes:

@@ -1,4 +1,4 @@
-"""What handlers receive: ``StepContext``, ``ConditionContext``, ``FailureContext``, ``AbortSignal``.
+"""What handlers receive: step, condition and failure contexts, and the ``AbortSignal``.
 
 A step handler gets a :class:`StepContext`; a ``when`` predicate a
 :class:`ConditionContext` (no signal, no ``complete``); an ``on_failure``
@@ -9,6 +9,7 @@ from step to step.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -120,10 +121,9 @@ class AbortSignal:
 
 
 def _call_quietly(callback: Callable[[BaseException], object], reason: BaseException) -> None:
-    try:
+    # A listener's failure must not stop the abort reaching the others.
+    with contextlib.suppress(Exception):
         callback(reason)
-    except Exception:  # noqa: S110 - a listener's failure must not stop the abort reaching others
-        pass
 
 
 class _CompleteRun(BaseException):
@@ -142,7 +142,7 @@ class ConditionContext(Generic[InputT_co, PrevT_co]):
     def __init__(
         self,
         *,
-        input: InputT_co,  # noqa: A002 - the documented attribute name
+        input: InputT_co,
         prev: PrevT_co,
         steps: Mapping[str, Any],
         run_id: str,
@@ -200,7 +200,7 @@ class StepContext(ConditionContext[InputT_co, PrevT_co]):
     def __init__(
         self,
         *,
-        input: InputT_co,  # noqa: A002 - the documented attribute name
+        input: InputT_co,
         prev: PrevT_co,
         steps: Mapping[str, Any],
         run_id: str,

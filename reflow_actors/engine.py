@@ -255,7 +255,7 @@ class Engine:
     def enqueue(
         self,
         workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,  # noqa: A002 - the documented parameter name
+        input: InputT | Any,
         *,
         idempotency_key: str | None = None,
     ) -> WorkflowRun:
@@ -304,9 +304,7 @@ class Engine:
                 return info
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise TimeoutError(
-                    f'run "{run_id}" is still {info.run.status} after {timeout:g}s'
-                )
+                raise TimeoutError(f'run "{run_id}" is still {info.run.status} after {timeout:g}s')
             pause = delay if remaining is None else min(delay, remaining)
             with self._finished:
                 self._finished.wait(pause)
@@ -359,7 +357,7 @@ class Engine:
     def schedule(
         self,
         workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,  # noqa: A002 - the documented parameter name
+        input: InputT | Any,
         *,
         every: Duration | None = None,
         cron: str | None = None,

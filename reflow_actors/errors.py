@@ -408,7 +408,7 @@ class RunCancelledError(RunControlError):
 
 
 class LeaseExpiredError(RunControlError):
-    """This engine lost the run's lease; another engine may own it now."""
+    """The engine lost the run's lease; another engine may own the run now."""
 
     code: ClassVar[str] = "LEASE_EXPIRED"
 

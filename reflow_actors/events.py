@@ -13,9 +13,11 @@ it changes neither the run nor what other observers see.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
+
+from .errors import ConfigError
 
 __all__ = [
     "Event",
@@ -96,10 +98,17 @@ class RunFailed:
     type: ClassVar[Literal["run_failed"]] = "run_failed"
 
 
-Event = Union[RunStart, StepStart, StepSkipped, StepComplete, RunComplete, RunFailed]
+Event = RunStart | StepStart | StepSkipped | StepComplete | RunComplete | RunFailed
 """Any lifecycle event; narrow on ``event.type`` or ``isinstance``."""
 
-HookResult = Union[None, Awaitable[None]]
+_EVENT_TYPES = (
+    "run_start",
+    "step_start",
+    "step_skipped",
+    "step_complete",
+    "run_complete",
+    "run_failed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,25 +134,14 @@ class Hooks:
     )
 
     def __post_init__(self) -> None:
-        for event_type in (
-            "run_start",
-            "step_start",
-            "step_skipped",
-            "step_complete",
-            "run_complete",
-            "run_failed",
-        ):
-            hook = getattr(self, f"on_{event_type}")
-            if hook is not None:
-                if not callable(hook):
-                    from .errors import ConfigError  # noqa: PLC0415 - avoid an import cycle
-
-                    raise ConfigError(f"Hooks.on_{event_type} must be callable; got {hook!r}")
+        for event_type in (*_EVENT_TYPES, "error"):
+            hook: object = getattr(self, f"on_{event_type}")
+            if hook is None:
+                continue
+            if not callable(hook):
+                raise ConfigError(f"Hooks.on_{event_type} must be callable; got {hook!r}")
+            if event_type != "error":
                 self._by_type[event_type] = hook
-        if self.on_error is not None and not callable(self.on_error):
-            from .errors import ConfigError  # noqa: PLC0415 - avoid an import cycle
-
-            raise ConfigError(f"Hooks.on_error must be callable; got {self.on_error!r}")
 
     def for_type(self, event_type: str) -> Callable[[Any], Any] | None:
         """The hook registered for ``event_type`` (``"step_complete"``), if any."""

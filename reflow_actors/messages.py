@@ -19,7 +19,7 @@ to the ``on_error`` hook.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .workflow import Workflow
@@ -31,7 +31,7 @@ __all__ = ["Cancel", "Enqueue", "SendEvent", "Tick"]
 class Enqueue:
     """Enqueue a run of ``workflow`` (a ``Workflow`` or its name) with ``input``."""
 
-    workflow: Union[Workflow[Any, Any], str]
+    workflow: Workflow[Any, Any] | str
     input: Any
     idempotency_key: str | None = None
 

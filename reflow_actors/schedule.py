@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Union
+from typing import Any
 
 from .codec import canonical
 from .cron import CronExpression, next_cron_occurrence, parse_cron
@@ -29,8 +29,8 @@ __all__ = [
     "parse_duration",
 ]
 
-Duration = Union[int, float, timedelta, str]
-"""Seconds, a timedelta, or a string such as ``"250ms"``, ``"30s"``, ``"5m"``, ``"24h"``, ``"7d"``."""
+Duration = int | float | timedelta | str
+"""Seconds, a timedelta, or a string: ``"250ms"``, ``"30s"``, ``"5m"``, ``"24h"``, ``"7d"``."""
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -43,7 +43,9 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
     (``"sleep 'cool-off' duration"``).
     """
     if isinstance(value, bool):
-        raise ConfigError(f"{what} must be seconds, a timedelta or a string like '30s'; got {value!r}")
+        raise ConfigError(
+            f"{what} must be seconds, a timedelta or a string like '30s'; got {value!r}"
+        )
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, timedelta):

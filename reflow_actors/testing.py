@@ -17,6 +17,7 @@ see real time pass. A run that cannot finish raises
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -65,7 +66,9 @@ class TestRunResult:
     def error(self) -> str | None:
         """The failed step's error, for a failed run."""
         for result in self.steps.values():
-            if result.status is StepStatus.FAILED and not (result.error or "").startswith("Aborted:"):
+            if result.status is StepStatus.FAILED and not (result.error or "").startswith(
+                "Aborted:"
+            ):
                 return result.error
         return None
 
@@ -83,7 +86,7 @@ class TestEngine:
     def run(
         self,
         workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any = None,  # noqa: A002 - the documented parameter name
+        input: InputT | Any = None,
         *,
         events: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
@@ -124,15 +127,13 @@ def _drain(stream: Any) -> list[Event]:
 
 
 def _tick(engine: Engine, clock: VirtualClock) -> None:
-    system = engine._ensure_system()  # noqa: SLF001 - the test driver steers the engine
+    system = engine._ensure_system()
     reply: pykka.Future[int] = pykka.ThreadingFuture()
     system.dispatcher.tell(TickAndWait(reply))
     while True:
-        try:
+        with contextlib.suppress(pykka.Timeout):
             reply.get(timeout=_POLL)
             return
-        except pykka.Timeout:
-            pass
         if system.pool.busy == 0:
             # Nothing is executing: the run waits for a retry delay. Skip it.
             deadline = system.timers.next_deadline(kind="delay")
@@ -140,7 +141,9 @@ def _tick(engine: Engine, clock: VirtualClock) -> None:
                 clock.advance(max(0.0, deadline - clock.monotonic()))
 
 
-def _drive(engine: Engine, clock: VirtualClock, run_id: str) -> tuple[WorkflowRun, list[StepResult]]:
+def _drive(
+    engine: Engine, clock: VirtualClock, run_id: str
+) -> tuple[WorkflowRun, list[StepResult]]:
     for _ in range(_MAX_ROUNDS):
         _tick(engine, clock)
         info = engine.get_run_status(run_id)

@@ -53,7 +53,9 @@ def _is_async(function: Callable[..., Any]) -> bool:
 
 def _check_name(name: object, what: str, workflow: str) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f'{what} name in workflow "{workflow}" must be a non-empty str; got {name!r}')
+        raise ConfigError(
+            f'{what} name in workflow "{workflow}" must be a non-empty str; got {name!r}'
+        )
     return name
 
 
@@ -129,7 +131,7 @@ class WaitUnit:
     timeout: float | None = None
 
 
-Unit = Union[StepUnit, ParallelUnit, SleepUnit, WaitUnit]
+Unit = StepUnit | ParallelUnit | SleepUnit | WaitUnit
 
 
 class Branch(Generic[InputT, PrevT, OutT]):
@@ -179,7 +181,9 @@ class Branch(Generic[InputT, PrevT, OutT]):
         self.timeout = positive_timeout(timeout, "Branch timeout")
 
 
-BranchSpec = Union[
+# Union, not "|": the alias is subscripted with type variables, which Python 3.10's
+# runtime union type does not support.
+BranchSpec = Union[  # noqa: UP007
     Callable[[StepContext[InputT, PrevT]], Awaitable[OutT]],
     Callable[[StepContext[InputT, PrevT]], OutT],
     Branch[InputT, PrevT, OutT],
@@ -411,7 +415,7 @@ def create_workflow(name: str, input: type[InputT]) -> Workflow[InputT, None]: .
 def create_workflow(name: str, input: Callable[[Any], InputT]) -> Workflow[InputT, None]: ...
 
 
-def create_workflow(name: str, input: Any = None) -> Workflow[Any, None]:  # noqa: A002
+def create_workflow(name: str, input: Any = None) -> Workflow[Any, None]:
     """Start a workflow called ``name`` whose input is validated by ``input``.
 
     ``input`` is ``None`` (no validation), a pydantic v2 model class (handlers

@@ -37,9 +37,7 @@ def _run_sync(handler: Callable[[Any], Any], context: StepContext[Any, Any], _wo
     return handler(context)
 
 
-def _run_async(
-    handler: Callable[[Any], Any], context: StepContext[Any, Any], worker: Any
-) -> Any:
+def _run_async(handler: Callable[[Any], Any], context: StepContext[Any, Any], worker: Any) -> Any:
     return worker.run_coroutine(handler(context), context.signal)
 
 
@@ -74,7 +72,7 @@ def attempt_sequence(
             if isinstance(reason, RunControlError):
                 raise reason
             return Attempted("error", reason, attempt)
-        signal, unlink = work._child()  # noqa: SLF001 - the engine owns signals
+        signal, unlink = work._child()
         context = make_context(signal, attempt)
         used += 1
         try:

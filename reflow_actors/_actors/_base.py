@@ -72,10 +72,12 @@ class ThreadTracker:
             self._threads = [known for known in self._threads if known.is_alive()]
             self._threads.append(thread)
 
-    def join(self, timeout: float | None) -> list[threading.Thread]:
-        """Join every tracked thread within ``timeout`` seconds; return those still alive."""
+    def join(
+        self, timeout: float | None, skip: list[threading.Thread] | None = None
+    ) -> list[threading.Thread]:
+        """Join tracked threads (but ``skip``) within ``timeout`` s; return those still alive."""
         with self._lock:
-            threads = list(self._threads)
+            threads = [thread for thread in self._threads if not skip or thread not in skip]
         current = threading.current_thread()
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
@@ -103,7 +105,7 @@ class BaseActor(pykka.ThreadingActor):
         self.tracker = tracker
 
     @staticmethod
-    def _create_actor_inbox() -> _Inbox:  # type: ignore[override]
+    def _create_actor_inbox() -> _Inbox:
         # pykka's documented extension point for actor runtimes: a C-implemented
         # queue is cheaper per message, and ``current`` tells asks from tells.
         return _Inbox()
@@ -126,7 +128,9 @@ class BaseActor(pykka.ThreadingActor):
             self.contain(error)
         except BaseException as error:
             if asked:
-                raise EscapedError(f"{type(error).__name__} raised while handling {message!r}") from error
+                raise EscapedError(
+                    f"{type(error).__name__} raised while handling {message!r}"
+                ) from error
             self.contain(error)
         return None
 
@@ -137,8 +141,14 @@ class BaseActor(pykka.ThreadingActor):
 
     def contain(self, error: BaseException) -> None:
         """Handle a failure that escaped :meth:`receive`; by default, log it."""
-        logger.error("%s failed", self.thread_name, exc_info=(type(error), error, error.__traceback__))
+        logger.error(
+            "%s failed", self.thread_name, exc_info=(type(error), error, error.__traceback__)
+        )
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         """Only reached if containment itself failed; log and let the actor stop."""
-        logger.error("%s stopped after an unhandled failure", self.thread_name)
+        logger.error(
+            "%s stopped after an unhandled failure",
+            self.thread_name,
+            exc_info=(exception_type, exception_value, traceback),
+        )

@@ -107,6 +107,10 @@ class ProgramActor(BaseActor):
         runtime.pool.submit(effect.job, label=effect.label, reply_to=self.actor_ref, token=token)
 
     def _resume(self, value: Any = None, error: BaseException | None = None) -> None:
+        if self._effect is not None and (
+            error is not None or (isinstance(value, Executed) and value.token != self._awaiting)
+        ):
+            self.runtime.pool.abandon(self._awaiting)
         self._awaiting = 0
         self._effect = None
         if self._timer is not None:
@@ -126,8 +130,9 @@ class ProgramActor(BaseActor):
             if message.token == self._awaiting and effect is not None:
                 timeout = StepTimeoutError(effect.timeout or 0.0, effect.step_name)
                 if effect.signal is not None:
-                    effect.signal._abort(timeout)  # noqa: SLF001 - the engine owns signals
+                    effect.signal._abort(timeout)
                 # The handler may ignore its signal: stop waiting for it now.
+                self.runtime.pool.abandon(message.token)
                 self._resume(Executed(message.token, "error", timeout))
         elif isinstance(message, DelayElapsed):
             if message.token == self._awaiting:
@@ -158,7 +163,7 @@ class ProgramActor(BaseActor):
 
     def start_branches(self, effect: StartBranches) -> Any:
         """Perform :class:`StartBranches` (only the RunSupervisor does)."""
-        raise TypeError(f"{type(self).__name__} cannot start branches")
+        raise TypeError(f"{type(self).__name__} cannot start {len(effect.branches)} branches")
 
     def finished(self, result: Any) -> None:
         """The program returned ``result``."""

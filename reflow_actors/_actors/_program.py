@@ -93,7 +93,9 @@ class RunProgram(UnitRunner):
             last = index + 1 == len(units)
             if last:
                 self._take(result.output, result.outputs)
-                return (yield from self._finish(result.rows, result.event, self.prev, result.on_lost))
+                return (
+                    yield from self._finish(result.rows, result.event, self.prev, result.on_lost)
+                )
             rows = [*result.rows, *markers_for(units[index + 1], self.rows, run.id)]
             if rows:
                 saved = yield from self.save(rows)
@@ -153,7 +155,9 @@ class RunProgram(UnitRunner):
         yield from self.emit(RunFailed(run.id, run.workflow, failure.step_name, failure.error))
         handler = self.workflow.failure_handler
         if handler is not None:
-            context = FailureContext(failure.error, failure.step_name, self.input, run.id, run.workflow)
+            context = FailureContext(
+                failure.error, failure.step_name, self.input, run.id, run.workflow
+            )
             outcome: Executed = yield Execute(
                 job=partial(_call_handler, handler, context, self.active.observer),
                 label=f"{run.id}/on_failure",

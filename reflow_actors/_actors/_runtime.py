@@ -61,8 +61,8 @@ class ActiveRun:
 
     def abort(self, reason: BaseException) -> None:
         """Abort both signals and interrupt the supervisor's program."""
-        first = self.work._abort(reason)  # noqa: SLF001 - the engine owns signals
-        self.observer._abort(reason)  # noqa: SLF001
+        first = self.work._abort(reason)
+        self.observer._abort(reason)
         if first and self.supervisor is not None:
             tell_quietly(self.supervisor, Interrupt(reason))
 

@@ -49,13 +49,20 @@ class UnitRunner:
     prev: Any
     input: Any
 
-    def save(self, rows: Any, status: Any = None) -> Effects: ...  # pragma: no cover
-    def emit(self, event: Any) -> Effects: ...  # pragma: no cover
-    def encode_output(self, value: Any, step_name: str) -> Any: ...  # pragma: no cover
+    def save(self, rows: Any, status: Any = None) -> Effects:
+        """Persist rows under the lease (implemented by RunProgram)."""
+        raise NotImplementedError
+
+    def emit(self, event: Any) -> Effects:
+        """Deliver an event (implemented by RunProgram)."""
+        raise NotImplementedError
+
+    def encode_output(self, value: Any, step_name: str) -> Any:
+        """Check and copy a step output (implemented by RunProgram)."""
+        raise NotImplementedError
 
     def run_unit(self, unit: Unit) -> Effects:
         """Run one unit; returns what the program should do next."""
-
         if isinstance(unit, StepUnit):
             return (yield from self._step(unit))
         if isinstance(unit, ParallelUnit):
@@ -64,7 +71,9 @@ class UnitRunner:
             return (yield from self._sleep(unit))
         return (yield from self._wait(unit))
 
-    def _row(self, name: str, status: StepStatus, output: Any = None, attempts: int = 0) -> StepResult:
+    def _row(
+        self, name: str, status: StepStatus, output: Any = None, attempts: int = 0
+    ) -> StepResult:
         return StepResult(name, status, output, None, attempts, run_id=self.run.id)
 
     def _snapshot(self) -> Mapping[str, Any]:
@@ -106,7 +115,7 @@ class UnitRunner:
             first_attempt=first_attempt(row),
             label=f"{run.id}/{unit.name}",
             step_name=unit.name,
-            make_context=partial(self._context, unit.name, steps, self.prev, False),
+            make_context=partial(self._context, unit.name, steps, self.prev),
             record_retry=partial(self._record_retry, unit.name),
         )
         if result.kind == "error":
@@ -123,13 +132,7 @@ class UnitRunner:
         return Advance(output, (saved,), event, {unit.name: output})
 
     def _context(
-        self,
-        name: str,
-        steps: Mapping[str, Any],
-        prev: Any,
-        in_branch: bool,
-        signal: AbortSignal,
-        attempt: int,
+        self, name: str, steps: Mapping[str, Any], prev: Any, signal: AbortSignal, attempt: int
     ) -> StepContext[Any, Any]:
         return StepContext(
             input=self.input,
@@ -140,7 +143,6 @@ class UnitRunner:
             workflow=self.run.workflow,
             signal=signal,
             attempt=attempt,
-            in_branch=in_branch,
         )
 
     def _decide(self, unit: StepUnit, steps: Mapping[str, Any]) -> Effects:
@@ -197,13 +199,12 @@ class UnitRunner:
                 outputs[branch.name] = row.output
             else:
                 pending.append(branch)
-        merged = lambda: {b.name: outputs.get(b.name) for b in unit.branches}  # noqa: E731
         if not pending:
-            return Replayed(merged(), dict(outputs))
+            return Replayed(_merge(unit, outputs), dict(outputs))
         steps = self._snapshot()
         for branch in pending:
             yield from self.emit(StepStart(run.id, run.workflow, branch.name))
-        group, unlink = self.active.work._child()  # noqa: SLF001 - the engine owns signals
+        group, unlink = self.active.work._child()
         attempts = {b.name: first_attempt(self.rows.get(b.name)) for b in pending}
         waiting = {b.name for b in pending}
         failure: tuple[str, BaseException, int] | None = None
@@ -217,14 +218,14 @@ class UnitRunner:
                 if not done.ok:
                     if failure is None:
                         failure = (done.name, done.value, done.attempts)
-                        group._abort(done.value)  # noqa: SLF001 - fail fast: abort siblings
+                        group._abort(done.value)
                     continue
                 try:
                     output = self.encode_output(done.value, done.name)
                 except SerializationError as error:
                     if failure is None:
                         failure = (done.name, error, done.attempts)
-                        group._abort(error)  # noqa: SLF001
+                        group._abort(error)
                     continue
                 row = self._row(done.name, StepStatus.COMPLETED, output, done.attempts)
                 yield from self._save_or_halt([row])
@@ -234,7 +235,7 @@ class UnitRunner:
         finally:
             unlink()
         if failure is not None:
-            name, error, tried = failure
+            name, cause, tried = failure
             aborted = tuple(
                 StepResult(
                     b.name,
@@ -247,8 +248,8 @@ class UnitRunner:
                 for b in pending
                 if b.name != name and b.name not in outputs
             )
-            return Fail(name, error, tried, aborted)
-        return Advance(merged(), (), None, dict(outputs))
+            return Fail(name, cause, tried, aborted)
+        return Advance(_merge(unit, outputs), (), None, dict(outputs))
 
     # --- durable time -----------------------------------------------------------------
 
@@ -303,6 +304,11 @@ class UnitRunner:
         if not storage.wait_run(run.id, self.lease_id, unit.name, deadline):
             raise LeaseExpiredError(run.id)
         return Suspend(deadline)
+
+
+def _merge(unit: ParallelUnit, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The group's output: ``{branch: output}`` in declaration order."""
+    return {branch.name: outputs.get(branch.name) for branch in unit.branches}
 
 
 def _await_on_worker(awaitable: Any, signal: AbortSignal, worker: Any) -> Any:

@@ -31,14 +31,14 @@ def _copy_event(event: Event) -> Event:
     """A copy each observer owns: mutating it changes nothing elsewhere."""
     output = getattr(event, "output", None)
     if output is not None:
-        return dataclasses.replace(event, output=codec.clone(output))  # type: ignore[call-arg]
+        return dataclasses.replace(event, output=codec.clone(output))
     error = getattr(event, "error", None)
     if error is not None:
         try:
             duplicate = copy.copy(error)
         except Exception:
             return event
-        return dataclasses.replace(event, error=duplicate)  # type: ignore[call-arg]
+        return dataclasses.replace(event, error=duplicate)
     return event
 
 
@@ -73,7 +73,7 @@ class EventBus:
         with self._lock:
             streams, self._streams = self._streams, ()
         for stream in streams:
-            stream._end()  # noqa: SLF001 - the bus owns its streams' producer side
+            stream._end()
 
     # --- delivery ---------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class EventBus:
                 wrapped.__cause__ = error
                 self.report(wrapped)
         for stream in self._streams:
-            stream._push(_copy_event(event), signal)  # noqa: SLF001
+            stream._push(_copy_event(event), signal)
 
     def report(self, error: BaseException) -> None:
         """Pass a background failure to ``on_error`` without waiting for it."""
@@ -111,7 +111,9 @@ class EventBus:
             return
         try:
             pool.submit(
-                lambda worker: _call_on_error(handler, error, worker), label="on_error", reply_to=None
+                lambda worker: _call_on_error(handler, error, worker),
+                label="on_error",
+                reply_to=None,
             )
         except RuntimeError:  # the engine is stopping: deliver it here instead
             _call_on_error(handler, error, None)

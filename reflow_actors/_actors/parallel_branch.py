@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BranchPlan", "ParallelBranch"]
 
+
 @dataclass(frozen=True, slots=True)
 class BranchPlan:
     """Everything a branch needs to run, handed over by its supervisor."""
@@ -42,6 +43,7 @@ class BranchPlan:
     prev: Any
     steps: Mapping[str, Any]
     signal: AbortSignal
+
 
 class ParallelBranch(ProgramActor):
     """Runs one branch and reports its outcome to the supervisor."""
@@ -81,8 +83,12 @@ class ParallelBranch(ProgramActor):
                 record_retry=self._record_retry,
             )
         except RunControlError as control:
-            return BranchFinished(branch.name, False, control, plan.first_attempt, halted=True)
-        return BranchFinished(branch.name, result.kind == "ok", result.value, result.attempts)
+            return BranchFinished(
+                branch.name, ok=False, value=control, attempts=plan.first_attempt, halted=True
+            )
+        return BranchFinished(
+            branch.name, ok=result.kind == "ok", value=result.value, attempts=result.attempts
+        )
 
     def _context(self, signal: AbortSignal, attempt: int) -> StepContext[Any, Any]:
         plan = self._plan
@@ -99,6 +105,7 @@ class ParallelBranch(ProgramActor):
         )
 
     def _record_retry(self, attempt: int, error: BaseException) -> Generator[Any, Any, None]:
+        yield from ()  # a generator, so the attempt sequence can ``yield from`` it
         plan = self._plan
         row = StepResult(
             plan.branch.name,
@@ -110,8 +117,6 @@ class ParallelBranch(ProgramActor):
         )
         if not self.runtime.store.save(plan.run_id, plan.lease_id, [row]):
             raise LeaseExpiredError(plan.run_id)
-        return
-        yield  # a generator, so the attempt sequence can ``yield from`` it
 
     def finished(self, result: Any) -> None:
         """Report to the supervisor and stop."""
@@ -126,4 +131,7 @@ class ParallelBranch(ProgramActor):
     def contain(self, error: BaseException) -> None:
         """Report an unexpected failure as the branch's failure."""
         self._program = None
-        self.finished(BranchFinished(self._plan.branch.name, False, error, self._plan.first_attempt))
+        plan = self._plan
+        self.finished(
+            BranchFinished(plan.branch.name, ok=False, value=error, attempts=plan.first_attempt)
+        )

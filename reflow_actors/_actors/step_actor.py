@@ -22,7 +22,7 @@ from typing import Any
 import pykka
 
 from ..context import AbortSignal, _CompleteRun
-from ._base import BaseActor, ThreadTracker, logger
+from ._base import BaseActor, ThreadTracker, logger, tell_quietly
 from ._messages import Executed
 
 __all__ = ["StepActor", "StepPool"]
@@ -59,6 +59,7 @@ class StepActor(BaseActor):
             return super().receive(message)
         thread = threading.current_thread()
         thread.name = f"StepActor[{message.label}]"
+        self._pool.started(message.token, thread)
         try:
             outcome = Executed(message.token, "ok", message.job(self))
         except _CompleteRun as early:
@@ -67,11 +68,10 @@ class StepActor(BaseActor):
             outcome = Executed(message.token, "error", error)
         finally:
             thread.name = self._idle_name
+            self._pool.ended(message.token)
         if message.reply_to is not None:
-            try:
-                message.reply_to.tell(outcome)
-            except pykka.ActorDeadError:
-                pass  # the requester moved on (a timeout or a halted run): a late result
+            # A requester that moved on (a timeout, a halted run) gets no late result.
+            tell_quietly(message.reply_to, outcome)
         self._pool.release(self.actor_ref)
         return None
 
@@ -114,6 +114,8 @@ class StepPool:
         self._idle: list[pykka.ActorRef[StepActor]] = []
         self._started = 0
         self._busy = 0
+        self._running: dict[int, threading.Thread] = {}
+        self._abandoned: dict[int, threading.Thread] = {}
         self._tokens = itertools.count(1)
         self._closed = False
 
@@ -150,6 +152,29 @@ class StepPool:
                 self._idle.append(ref)
                 return
         ref.stop(block=False)
+
+    def started(self, token: int, thread: threading.Thread) -> None:
+        """A StepActor began the job ``token`` on ``thread``."""
+        with self._lock:
+            self._running[token] = thread
+
+    def ended(self, token: int) -> None:
+        """The job ``token`` returned (on time or late)."""
+        with self._lock:
+            self._running.pop(token, None)
+            self._abandoned.pop(token, None)
+
+    def abandon(self, token: int) -> None:
+        """Nobody waits for job ``token`` any more (it timed out or its run was aborted)."""
+        with self._lock:
+            thread = self._running.get(token)
+            if thread is not None:
+                self._abandoned[token] = thread
+
+    def abandoned_threads(self) -> list[threading.Thread]:
+        """Threads running a handler nobody waits for; ``stop()`` does not join them."""
+        with self._lock:
+            return list(self._abandoned.values())
 
     @property
     def busy(self) -> int:

@@ -98,5 +98,7 @@ class ActorSystem:
         self.pool.close()
         self.bus.pool = None
         self.timers.close(remaining())
-        alive = self.tracker.join(remaining())
+        # A handler that ignored its abort signal cannot be killed; its thread is
+        # a daemon and ends with the handler. Everything else is joined.
+        alive = self.tracker.join(remaining(), skip=self.pool.abandoned_threads())
         return [thread.name for thread in alive]
