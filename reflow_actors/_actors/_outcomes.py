@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +30,6 @@ class Advance:
     rows: tuple[StepResult, ...] = ()
     event: Event | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
-    on_lost: Callable[[], object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,13 +94,13 @@ class RunProgram(UnitRunner):
             if last:
                 self._take(result.output, result.outputs)
                 return (
-                    yield from self._finish(result.rows, result.event, self.prev, result.on_lost)
+                    yield from self._finish(result.rows, result.event, self.prev)
                 )
             rows = [*result.rows, *markers_for(units[index + 1], self.rows, run.id)]
             if rows:
                 saved = yield from self.save(rows)
                 if not saved:
-                    self._lost(result.on_lost)
+                    raise LeaseExpiredError(run.id)
             self._take(result.output, result.outputs)
             if result.event is not None:
                 yield from self.emit(result.event)
@@ -117,11 +117,6 @@ class RunProgram(UnitRunner):
         if reason is not None:
             raise reason
 
-    def _lost(self, on_lost: Callable[[], object] | None) -> None:
-        if on_lost is not None:
-            on_lost()
-        raise LeaseExpiredError(self.run.id)
-
     # --- endings ------------------------------------------------------------------
 
     def _finish(
@@ -129,11 +124,10 @@ class RunProgram(UnitRunner):
         rows: Sequence[StepResult],
         event: Event | None,
         output: Any,
-        on_lost: Callable[[], object] | None = None,
     ) -> Effects:
         saved = yield from self.save(rows, RunStatus.COMPLETED)
         if not saved:
-            self._lost(on_lost)
+            raise LeaseExpiredError(self.run.id)
         if event is not None:
             yield from self.emit(event)
         yield from self.emit(RunComplete(self.run.id, self.run.workflow, output))
@@ -150,7 +144,7 @@ class RunProgram(UnitRunner):
         )
         saved = yield from self.save([*failure.rows, row], RunStatus.FAILED)
         if not saved:
-            self._lost(None)
+            raise LeaseExpiredError(self.run.id)
         run = self.run
         yield from self.emit(RunFailed(run.id, run.workflow, failure.step_name, failure.error))
         handler = self.workflow.failure_handler

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import AbortSignal
+from ..errors import LeaseExpiredError
 from ..records import RunStatus, StepResult
 from ..storage.base import ClaimedRun, Prepare, StorageAdapter
 from ._base import ThreadTracker, tell_quietly
@@ -107,6 +108,7 @@ class Persistence:
         self._progress = callable(getattr(storage, "save_progress", None))
         self._batch_claim = callable(getattr(storage, "claim_runs", None))
         self._cancel = callable(getattr(storage, "cancel_run", None))
+        self._consume = callable(getattr(storage, "consume_event", None))
 
     def save(
         self,
@@ -155,6 +157,30 @@ class Persistence:
                 rows = storage.get_step_results(run.id)
             result.append(ClaimedRun(run, rows))
         return result
+
+    def consume_event(
+        self,
+        run_id: str,
+        lease_id: str,
+        event_name: str,
+        rows: Callable[[Any], Sequence[StepResult]],
+    ) -> tuple[bool, Any]:
+        """Take the oldest buffered event and record ``rows(payload)`` under the lease.
+
+        Returns ``(taken, payload)``. Atomic when the adapter supports it; else
+        the event is put back if the lease turns out to be lost.
+        """
+        storage = self.storage
+        if self._consume:
+            taken = storage.consume_event(run_id, lease_id, event_name, rows)  # type: ignore[attr-defined]
+            return (False, None) if taken is None else (True, taken.payload)
+        event = storage.take_event(run_id, event_name)
+        if event is None:
+            return False, None
+        if not self.save(run_id, lease_id, rows(event.payload)):
+            storage.deliver_event(run_id, event_name, event.payload)
+            raise LeaseExpiredError(run_id)
+        return True, event.payload
 
     def cancel(self, run_id: str) -> bool:
         """Cancel a non-terminal run (atomically when the adapter can)."""

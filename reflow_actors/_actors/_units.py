@@ -277,7 +277,6 @@ class UnitRunner:
         return Suspend(wake_at)
 
     def _wait(self, unit: WaitUnit) -> Effects:
-
         run, storage = self.run, self.runtime.storage
         row = self.rows.get(unit.name)
         if row is not None and row.status is StepStatus.COMPLETED:
@@ -285,13 +284,13 @@ class UnitRunner:
         resumed = row is not None and row.status is StepStatus.WAITING
         if not resumed:
             yield from self.emit(StepStart(run.id, run.workflow, unit.name))
-        taken = storage.take_event(run.id, unit.name)
-        if taken is not None:
-            payload = taken.payload
-            done = self._row(unit.name, StepStatus.COMPLETED, payload)
+        taken, payload = self.runtime.store.consume_event(
+            run.id, self.lease_id, unit.name, partial(self._consumed, unit.name)
+        )
+        if taken:
+            self.rows[unit.name] = self._row(unit.name, StepStatus.COMPLETED, payload)
             event = StepComplete(run.id, run.workflow, unit.name, payload, 0)
-            restore = partial(storage.deliver_event, run.id, unit.name, payload)
-            return Advance(payload, (done,), event, {unit.name: payload}, restore)
+            return Advance(payload, (), event, {unit.name: payload})
         now = self.runtime.clock.now_ms()
         if resumed:
             assert row is not None
@@ -304,6 +303,10 @@ class UnitRunner:
         if not storage.wait_run(run.id, self.lease_id, unit.name, deadline):
             raise LeaseExpiredError(run.id)
         return Suspend(deadline)
+
+
+    def _consumed(self, name: str, payload: Any) -> list[StepResult]:
+        return [self._row(name, StepStatus.COMPLETED, payload)]
 
 
 def _merge(unit: ParallelUnit, outputs: dict[str, Any]) -> dict[str, Any]:

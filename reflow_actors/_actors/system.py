@@ -9,12 +9,13 @@ abort signal, which Python cannot kill).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from ._base import ThreadTracker, logger
-from ._messages import StopRuns
+from ._base import ThreadTracker, logger, tell_quietly
+from ._messages import StopRuns, Wake
 from ._runtime import Options, Runtime
 from ._timers import Timers
 from .dispatcher import Dispatcher, StartPolling, TickAndWait
@@ -64,11 +65,20 @@ class ActorSystem:
         self.runtime.dispatcher = self.dispatcher
         self.heartbeat = Heartbeat.start(self.runtime)
         self.polling = False
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start_polling(self, interval: float) -> None:
-        """Fill slots continuously and poll storage every ``interval`` seconds."""
+        """Fill slots continuously and poll storage every ``interval`` seconds.
+
+        An adapter that can push wake-ups (``subscribe_wakeups``) wakes the
+        Dispatcher as soon as another process enqueues work.
+        """
         self.polling = True
         self.dispatcher.tell(StartPolling(interval))
+        subscribe = getattr(self.runtime.storage, "subscribe_wakeups", None)
+        if callable(subscribe):
+            dispatcher = self.dispatcher
+            self._unsubscribe = subscribe(lambda: tell_quietly(dispatcher, Wake()))
 
     def tick(self) -> int:
         """Claim up to the free slots and wait for those runs to finish or suspend."""
@@ -83,6 +93,9 @@ class ActorSystem:
         def remaining() -> float | None:
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         reply: pykka.Future[None] = pykka.ThreadingFuture()
         try:
             self.dispatcher.tell(StopRuns(reply))

@@ -35,7 +35,9 @@ __all__ = [
     "StorageAdapter",
     "SupportsCancel",
     "SupportsClaimBatch",
+    "SupportsConsumeEvent",
     "SupportsProgress",
+    "SupportsWakeups",
 ]
 
 
@@ -229,4 +231,44 @@ class SupportsCancel(Protocol):
 
     def cancel_run(self, run_id: str) -> bool:
         """Set ``cancelled`` (clearing lease and wake) unless terminal or missing."""
+        ...
+
+
+@runtime_checkable
+class SupportsConsumeEvent(Protocol):
+    """Optional: take a buffered event and record the wait's result in one transaction.
+
+    Without it the engine takes the event, then saves the row, and puts the
+    event back if the lease was lost in between; a crash in that gap would
+    lose the event. With it, the two happen atomically.
+    """
+
+    def consume_event(
+        self,
+        run_id: str,
+        lease_id: str,
+        event_name: str,
+        rows: Callable[[Any], Sequence[StepResult]],
+    ) -> TakenEvent | None:
+        """If the lease is held and an event of that name is buffered, remove the oldest
+        one, upsert ``rows(payload)`` and return it; otherwise change nothing and
+        return ``None``.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsWakeups(Protocol):
+    """Optional: tell engines in other processes or machines that there is work now.
+
+    A server database can push a notification when a run is enqueued, an event
+    delivered or a run requeued (PostgreSQL's ``LISTEN``/``NOTIFY``), so an idle
+    engine elsewhere claims it without waiting for its poll.
+    """
+
+    def subscribe_wakeups(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from any thread) whenever new work may be claimable.
+
+        Returns a function that unsubscribes.
+        """
         ...
