@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pykka
@@ -24,7 +23,9 @@ import pykka
 if TYPE_CHECKING:
     from pykka._envelope import Envelope
 
-__all__ = ["BaseActor", "EscapedError", "ThreadTracker", "logger", "tell_quietly"]
+    from ._threads import ActorThreads
+
+__all__ = ["BaseActor", "EscapedError", "logger", "tell_quietly"]
 
 logger = logging.getLogger("reflow_actors")
 
@@ -59,35 +60,6 @@ def tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> bool:
     return True
 
 
-class ThreadTracker:
-    """Every thread an engine's actors started, so ``stop()`` can join them all."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-
-    def add(self, thread: threading.Thread) -> None:
-        """Track ``thread`` (forgetting threads that already ended)."""
-        with self._lock:
-            self._threads = [known for known in self._threads if known.is_alive()]
-            self._threads.append(thread)
-
-    def join(
-        self, timeout: float | None, skip: list[threading.Thread] | None = None
-    ) -> list[threading.Thread]:
-        """Join tracked threads (but ``skip``) within ``timeout`` s; return those still alive."""
-        with self._lock:
-            threads = [thread for thread in self._threads if not skip or thread not in skip]
-        current = threading.current_thread()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in threads:
-            if thread is current:
-                continue
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(remaining)
-        return [thread for thread in threads if thread.is_alive() and thread is not current]
-
-
 class EscapedError(RuntimeError):
     """Carries a ``BaseException`` (``KeyboardInterrupt``, ...) raised by user code to an asker."""
 
@@ -99,10 +71,10 @@ class BaseActor(pykka.ThreadingActor):
     # on our threads; an interrupted run is reclaimed from its lease like a crash.
     use_daemon_thread: ClassVar[bool] = True
 
-    def __init__(self, thread_name: str, tracker: ThreadTracker | None = None) -> None:
+    def __init__(self, thread_name: str, threads: ActorThreads | None = None) -> None:
         super().__init__()
         self.thread_name = thread_name
-        self.tracker = tracker
+        self.threads = threads
 
     @staticmethod
     def _create_actor_inbox() -> _Inbox:
@@ -111,9 +83,10 @@ class BaseActor(pykka.ThreadingActor):
         return _Inbox()
 
     def _start_actor_loop(self) -> None:
+        if self.threads is not None:
+            self.threads.run(self._actor_loop, self.thread_name)
+            return
         thread = threading.Thread(target=self._actor_loop, name=self.thread_name, daemon=True)
-        if self.tracker is not None:
-            self.tracker.add(thread)
         thread.start()
 
     def on_receive(self, message: Any) -> Any:

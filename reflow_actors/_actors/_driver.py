@@ -43,7 +43,7 @@ class ProgramActor(BaseActor):
     """Drives one program; subclasses start it and handle its result."""
 
     def __init__(self, thread_name: str, runtime: Runtime) -> None:
-        super().__init__(thread_name, runtime.tracker)
+        super().__init__(thread_name, runtime.threads)
         self.runtime = runtime
         self._program: Generator[Any, Any, Any] | None = None
         self._awaiting = 0

@@ -27,6 +27,7 @@ __all__ = [
     "Interrupt",
     "RunFinished",
     "RunOutcome",
+    "RunSettling",
     "StartBranch",
     "StartBranches",
     "StartRun",
@@ -152,6 +153,17 @@ class RunFinished:
 
     run_id: str
     outcome: RunOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettling:
+    """RunSupervisor → Dispatcher: no handler of the run will run again here.
+
+    The run is about to write its final status (or suspend). Its slot is free
+    from now on, so the claim of the next run joins the same commit.
+    """
+
+    run_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from ..errors import (
 from ..events import Event, RunComplete, RunFailed, RunStart
 from ..records import RunStatus, StepResult, StepStatus
 from ._markers import markers_for
-from ._messages import Delay, Execute, Executed, RunOutcome
+from ._base import tell_quietly
+from ._messages import Delay, Execute, Executed, RunOutcome, RunSettling
 from ._outcomes import PASS, Fail, Finish, Replayed, Suspend
 from ._units import UnitRunner
 
@@ -125,6 +126,7 @@ class RunProgram(UnitRunner):
         event: Event | None,
         output: Any,
     ) -> Effects:
+        self.settling()
         saved = yield from self.save(rows, RunStatus.COMPLETED)
         if not saved:
             raise LeaseExpiredError(self.run.id)
@@ -160,6 +162,12 @@ class RunProgram(UnitRunner):
             if outcome.kind == "error":
                 self._report_hook_error("on_failure handler", outcome.value)
         return RunOutcome("failed", detail=describe_error(failure.error))
+
+    def settling(self) -> None:
+        """Free this run's slot: what is left is bookkeeping, not handlers."""
+        dispatcher = self.runtime.dispatcher
+        if dispatcher is not None:
+            tell_quietly(dispatcher, RunSettling(self.run.id))
 
     def _report_hook_error(self, source: str, error: BaseException) -> None:
         if isinstance(error, RunControlError):

@@ -17,8 +17,9 @@ from ..context import AbortSignal
 from ..errors import LeaseExpiredError
 from ..records import RunStatus, StepResult
 from ..storage.base import ClaimedRun, Prepare, StorageAdapter
-from ._base import ThreadTracker, tell_quietly
+from ._base import tell_quietly
 from ._messages import Interrupt
+from ._threads import ActorThreads
 
 if TYPE_CHECKING:
     import pykka
@@ -206,7 +207,7 @@ class Runtime:
         timers: Timers,
         pool: StepPool,
         bus: EventBus,
-        tracker: ThreadTracker,
+        threads: ActorThreads,
     ) -> None:
         self.storage = storage
         self.store = Persistence(storage)
@@ -217,7 +218,7 @@ class Runtime:
         self.timers = timers
         self.pool = pool
         self.bus = bus
-        self.tracker = tracker
+        self.threads = threads
         self.runs = ActiveRuns()
         self.dispatcher: pykka.ActorRef[Any] | None = None
         self.on_finished: Callable[[str], None] | None = None

@@ -61,6 +61,10 @@ class UnitRunner:
         """Check and copy a step output (implemented by RunProgram)."""
         raise NotImplementedError
 
+    def settling(self) -> None:
+        """Free the run's slot before its last write (implemented by RunProgram)."""
+        raise NotImplementedError
+
     def run_unit(self, unit: Unit) -> Effects:
         """Run one unit; returns what the program should do next."""
         if isinstance(unit, StepUnit):
@@ -272,6 +276,7 @@ class UnitRunner:
             return Advance(PASS, (done,), StepComplete(run.id, run.workflow, unit.name, None, 0))
         if not resumed:
             yield from self._save_or_halt([self._row(unit.name, StepStatus.SLEEPING, wake_at)])
+        self.settling()
         if not self.runtime.storage.sleep_run(run.id, self.lease_id, wake_at):
             raise LeaseExpiredError(run.id)
         return Suspend(wake_at)
@@ -300,6 +305,7 @@ class UnitRunner:
         else:
             deadline = None if unit.timeout is None else now + to_ms(unit.timeout)
             yield from self._save_or_halt([self._row(unit.name, StepStatus.WAITING, deadline)])
+        self.settling()
         if not storage.wait_run(run.id, self.lease_id, unit.name, deadline):
             raise LeaseExpiredError(run.id)
         return Suspend(deadline)

@@ -22,7 +22,7 @@ from ..errors import EngineStoppedError
 from ..messages import Cancel, Enqueue, SendEvent, Tick
 from ._base import BaseActor, tell_quietly
 from ._markers import claim_markers
-from ._messages import RunFinished, StartRun, StopRuns, Wake
+from ._messages import RunFinished, RunSettling, StartRun, StopRuns, Wake
 from ._runtime import ActiveRun
 from .run_supervisor import RunSupervisor
 
@@ -67,7 +67,7 @@ class Dispatcher(BaseActor):
     """Claims runs and supervises their supervisors."""
 
     def __init__(self, runtime: Runtime, operations: Operations) -> None:
-        super().__init__("Dispatcher", runtime.tracker)
+        super().__init__("Dispatcher", runtime.threads)
         self._runtime = runtime
         self._operations = operations
         self._prepare = claim_markers(runtime.workflows)
@@ -77,11 +77,27 @@ class Dispatcher(BaseActor):
         self._poll_timer: TimerHandle | None = None
         self._waiters: list[_Waiter] = []
         self._stop_replies: list[pykka.Future[None]] = []
+        self._wants_claim = False
+        self._settling: set[str] = set()
 
     def receive(self, message: Any) -> Any:
-        """Route one message."""
+        """Route one message; claim once the inbox is drained, if slots were freed."""
+        try:
+            return self._route(message)
+        finally:
+            # Coalesce: many runs finishing at once make one claim transaction
+            # for all the freed slots, not one commit per slot.
+            if self._wants_claim and self.actor_inbox.empty():
+                self._wants_claim = False
+                self._claim(force=False)
+
+    def _route(self, message: Any) -> Any:
         operations = self._operations
-        if isinstance(message, RunFinished):
+        if isinstance(message, RunSettling):
+            if self._runtime.runs.get(message.run_id) is not None:
+                self._settling.add(message.run_id)
+                self._fill()
+        elif isinstance(message, RunFinished):
             self._finished(message)
         elif isinstance(message, Wake):
             self._fill()
@@ -117,13 +133,13 @@ class Dispatcher(BaseActor):
 
     def _fill(self) -> None:
         if self._continuous:
-            self._claim(force=False)
+            self._wants_claim = True
 
     def _claim(self, *, force: bool) -> list[str]:
         runtime = self._runtime
         if self._stopping or not (self._continuous or force):
             return []
-        free = runtime.options.concurrency - len(runtime.runs)
+        free = runtime.options.concurrency - (len(runtime.runs) - len(self._settling))
         if free <= 0:
             return []
         stale_before = runtime.clock.now_ms() - runtime.options.lease_ms
@@ -184,6 +200,7 @@ class Dispatcher(BaseActor):
     def _finished(self, message: RunFinished) -> None:
         runtime = self._runtime
         runtime.runs.remove(message.run_id)
+        self._settling.discard(message.run_id)
         runtime.notify_finished(message.run_id)
         for waiter in list(self._waiters):
             waiter.pending.discard(message.run_id)

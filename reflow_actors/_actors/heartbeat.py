@@ -32,7 +32,7 @@ class Heartbeat(BaseActor):
     """Renews the leases of the engine's active runs."""
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__("Heartbeat", runtime.tracker)
+        super().__init__("Heartbeat", runtime.threads)
         self._runtime = runtime
         self._timer: TimerHandle | None = None
 

@@ -22,8 +22,9 @@ from typing import Any
 import pykka
 
 from ..context import AbortSignal, _CompleteRun
-from ._base import BaseActor, ThreadTracker, logger, tell_quietly
+from ._base import BaseActor, logger, tell_quietly
 from ._messages import Executed
+from ._threads import ActorThreads
 
 __all__ = ["StepActor", "StepPool"]
 
@@ -47,8 +48,8 @@ class _Job:
 class StepActor(BaseActor):
     """Executes jobs sent by a RunSupervisor or ParallelBranch, one at a time."""
 
-    def __init__(self, pool: StepPool, index: int, tracker: ThreadTracker) -> None:
-        super().__init__(f"StepActor-{index}", tracker)
+    def __init__(self, pool: StepPool, index: int, threads: ActorThreads) -> None:
+        super().__init__(f"StepActor-{index}", threads)
         self._pool = pool
         self._idle_name = f"StepActor-{index}"
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -108,9 +109,9 @@ class StepActor(BaseActor):
 class StepPool:
     """Idle StepActors, started on demand and reused."""
 
-    def __init__(self, tracker: ThreadTracker) -> None:
+    def __init__(self, threads: ActorThreads) -> None:
         self._lock = threading.Lock()
-        self._tracker = tracker
+        self._threads = threads
         self._idle: list[pykka.ActorRef[StepActor]] = []
         self._started = 0
         self._busy = 0
@@ -140,7 +141,7 @@ class StepPool:
             ref = self._idle.pop() if self._idle else None
             if ref is None:
                 self._started += 1
-                ref = StepActor.start(self, self._started, self._tracker)
+                ref = StepActor.start(self, self._started, self._threads)
         ref.tell(_Job(token, job, reply_to, label))
         return token
 

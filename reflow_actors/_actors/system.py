@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from ._base import ThreadTracker, logger, tell_quietly
+from ._base import logger, tell_quietly
 from ._messages import StopRuns, Wake
 from ._runtime import Options, Runtime
+from ._threads import ActorThreads
 from ._timers import Timers
 from .dispatcher import Dispatcher, StartPolling, TickAndWait
 from .heartbeat import Heartbeat
@@ -45,10 +46,10 @@ class ActorSystem:
         bus: EventBus,
         operations: Operations,
     ) -> None:
-        tracker = ThreadTracker()
-        self.tracker = tracker
+        threads = ActorThreads()
+        self.threads = threads
         self.timers = Timers(clock)
-        self.pool = StepPool(tracker)
+        self.pool = StepPool(threads)
         bus.pool = self.pool
         self.bus = bus
         self.runtime = Runtime(
@@ -59,7 +60,7 @@ class ActorSystem:
             timers=self.timers,
             pool=self.pool,
             bus=bus,
-            tracker=tracker,
+            threads=threads,
         )
         self.dispatcher = Dispatcher.start(self.runtime, operations)
         self.runtime.dispatcher = self.dispatcher
@@ -113,5 +114,6 @@ class ActorSystem:
         self.timers.close(remaining())
         # A handler that ignored its abort signal cannot be killed; its thread is
         # a daemon and ends with the handler. Everything else is joined.
-        alive = self.tracker.join(remaining(), skip=self.pool.abandoned_threads())
+        self.threads.close()
+        alive = self.threads.join(remaining(), skip=self.pool.abandoned_threads())
         return [thread.name for thread in alive]
