@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .codec import to_plain
+from .codec import clone
 from .errors import ConfigError, InputValidationError, ReflowError
 
 __all__ = ["Schema", "schema_for"]
@@ -63,7 +63,7 @@ class Schema:
         return self._target
 
     def parse(self, value: Any, *, what: str, path: str) -> Any:
-        """Validate ``value`` and return the plain data to persist.
+        """Validate ``value`` and return (a fresh copy of) the plain data to persist.
 
         Raises ``InputValidationError`` (what = ``"Workflow input"``, ...) with
         readable issues, or ``SerializationError`` if the validated value is
@@ -78,7 +78,7 @@ class Schema:
             validated = self._parse_dataclass(value, what)
         else:
             validated = self._call(value, what)
-        return to_plain(validated, path)
+        return clone(validated, path)
 
     def load(self, plain: Any) -> Any:
         """Turn persisted data back into what handlers receive."""

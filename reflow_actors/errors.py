@@ -65,8 +65,14 @@ __all__ = [
 
 def describe_error(error: BaseException) -> str:
     """Render an exception the way a step's persisted ``error`` reads: ``Type: message``."""
-    message = str(error)
     name = type(error).__name__
+    try:
+        message = str(error)
+    except Exception:  # an exception whose __str__ raises must still be reportable
+        try:
+            message = repr(error)
+        except Exception:
+            message = ""
     return f"{name}: {message}" if message else name
 
 

@@ -74,7 +74,7 @@ def test_starts_from_aware_datetime():
     clock = VirtualClock(START)
     assert clock.now() == START_EPOCH
     assert clock.now_ms() == int(START_EPOCH * 1000)
-    assert clock.datetime() == START
+    assert clock.now_datetime() == START
 
 
 def test_starts_from_naive_datetime_as_utc():
@@ -102,7 +102,7 @@ def test_default_start_is_now():
 
 
 def test_datetime_is_aware_utc():
-    moment = VirtualClock(1_700_000_000.5).datetime()
+    moment = VirtualClock(1_700_000_000.5).now_datetime()
     assert moment.utcoffset() == timedelta(0)
     assert moment == datetime.fromtimestamp(1_700_000_000.5, tz=UTC)
 
@@ -126,7 +126,7 @@ def test_advance_moves_every_reading():
     assert clock.now() == START_EPOCH + 5
     assert clock.now_ms() == int(START_EPOCH * 1000) + 5000
     assert clock.monotonic() == pytest.approx(mono + 5)
-    assert clock.datetime() == START + timedelta(seconds=5)
+    assert clock.now_datetime() == START + timedelta(seconds=5)
     clock.advance(0.25)
     assert clock.now() == pytest.approx(START_EPOCH + 5.25)
     clock.advance(0)
@@ -136,14 +136,14 @@ def test_advance_moves_every_reading():
 def test_advance_days():
     clock = VirtualClock(START)
     clock.advance(timedelta(days=7).total_seconds())
-    assert clock.datetime() == START + timedelta(days=7)
+    assert clock.now_datetime() == START + timedelta(days=7)
 
 
 def test_set_moves_to_a_datetime_or_epoch():
     clock = VirtualClock(START)
     mono = clock.monotonic()
     clock.set(START + timedelta(hours=1))
-    assert clock.datetime() == START + timedelta(hours=1)
+    assert clock.now_datetime() == START + timedelta(hours=1)
     assert clock.monotonic() == pytest.approx(mono + 3600)
     clock.set(START_EPOCH + 7200)
     assert clock.now() == pytest.approx(START_EPOCH + 7200)
@@ -254,7 +254,7 @@ def test_running_clock_advance_adds_an_offset():
     assert after < before + 3600 + 1.0
     assert clock.monotonic() >= mono + 3600
     clock.set(START + timedelta(days=1))
-    assert clock.datetime() >= START + timedelta(days=1)
+    assert clock.now_datetime() >= START + timedelta(days=1)
 
 
 def test_running_real_delay():

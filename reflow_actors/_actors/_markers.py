@@ -1,5 +1,9 @@
 """Attempt markers: "attempt N of this step has started", written before it runs.
 
+A conditional step's first marker is also its recorded ``when`` decision, so
+it is written after the predicate, and a recovered run never asks again.
+
+
 A marker is the step's row with status ``running`` and ``attempts = N``. It is
 never a write of its own: it rides on writes the engine makes anyway (the
 claim, the previous step's result, the previous attempt's failure), so after
@@ -41,6 +45,10 @@ def markers_for(unit: Unit, rows: Mapping[str, StepResult], run_id: str) -> list
     if isinstance(unit, StepUnit):
         row = rows.get(unit.name)
         if row is not None and row.status in DONE:
+            return []
+        if unit.when is not None and (row is None or row.status is not StepStatus.RUNNING):
+            # The marker of a conditional step records its decision: it is written
+            # once ``when`` said yes, never before it was asked.
             return []
         return [marker(run_id, unit.name, row)]
     if isinstance(unit, ParallelUnit):

@@ -98,7 +98,8 @@ class UnitRunner:
                 event = StepComplete(run.id, run.workflow, unit.name, row.output, row.attempts)
                 return Finish(row.output, (), event)
         steps = self._snapshot()
-        if unit.when is not None:
+        decided = row is not None and row.status is StepStatus.RUNNING
+        if unit.when is not None and not decided:
             decision = yield from self._decide(unit, steps)
             if isinstance(decision, BaseException):
                 return Fail(unit.name, decision)

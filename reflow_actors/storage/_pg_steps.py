@@ -1,0 +1,139 @@
+"""PostgreSQL operations on ``workflow_steps``: fenced upserts, progress, batch claims."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Connection
+
+from reflow_actors.codec import encode
+from reflow_actors.records import RunStatus, StepResult
+from reflow_actors.storage._common import new_id, owned_steps
+from reflow_actors.storage._pg_runs import claim, set_claimed_status
+from reflow_actors.storage._pg_sql import Sql
+from reflow_actors.storage._sqlite_rows import step_from_row
+from reflow_actors.storage.base import ClaimedRun, Prepare
+
+__all__ = [
+    "StepWrite",
+    "claim_with_steps",
+    "held",
+    "rows",
+    "save",
+    "save_progress",
+    "upsert",
+]
+
+Conn = Connection[Any]
+
+StepWrite = tuple[StepResult, str]
+"""A row to upsert and its already encoded output."""
+
+
+def held(connection: Conn, sql: Sql, run_id: str, lease_id: str) -> bool:
+    """Lock the run's row if ``lease_id`` holds it; tell whether it does.
+
+    Inside a transaction the lock lasts until it ends, so nothing can take the
+    lease away between this check and the writes that follow it.
+    """
+    return connection.execute(sql.lock_held, (run_id, lease_id)).fetchone() is not None
+
+
+def rows(connection: Conn, sql: Sql, run_id: str) -> list[StepResult]:
+    """The run's rows in creation order."""
+    return [step_from_row(row) for row in connection.execute(sql.steps_of, (run_id,)).fetchall()]
+
+
+def _rows_of(connection: Conn, sql: Sql, run_ids: list[str]) -> dict[str, list[StepResult]]:
+    found: dict[str, list[StepResult]] = {run_id: [] for run_id in run_ids}
+    for row in connection.execute(sql.steps_of_many, (run_ids,)).fetchall():
+        step = step_from_row(row)
+        found[step.run_id].append(step)
+    return found
+
+
+def _params(step: StepResult, output: str, now: int) -> tuple[Any, ...]:
+    return (
+        step.id or new_id(),
+        step.run_id,
+        step.name,
+        step.status.value,
+        output,
+        step.error,
+        step.attempts,
+        step.created_at or now,
+        now,
+    )
+
+
+def upsert(connection: Conn, sql: Sql, writes: Sequence[StepWrite], now: int) -> None:
+    """Upsert rows by ``(run_id, name)`` in the given order (one pipelined batch)."""
+    if len(writes) == 1:
+        step, output = writes[0]
+        connection.execute(sql.upsert_step, _params(step, output, now))
+    elif writes:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql.upsert_step, [_params(s, out, now) for s, out in writes])
+
+
+def save(
+    connection: Conn, sql: Sql, step: StepResult, output: str, *, lease_id: str | None, now: int
+) -> bool:
+    """Upsert one row; with ``lease_id`` only while the lease is held (one statement)."""
+    if lease_id is None:
+        upsert(connection, sql, [(step, output)], now)
+        return True
+    row_id, _run_id, *values = _params(step, output, now)  # the run id comes from the lock
+    params = (step.run_id, lease_id, row_id, *values)
+    return connection.execute(sql.upsert_step_held, params).rowcount > 0
+
+
+def save_progress(
+    connection: Conn,
+    sql: Sql,
+    run_id: str,
+    lease_id: str,
+    writes: Sequence[StepWrite],
+    *,
+    status: RunStatus | None,
+    now: int,
+) -> bool:
+    """If the lease is held: upsert the rows and optionally set the status, atomically."""
+    with connection.transaction():
+        if status is None:
+            if not held(connection, sql, run_id, lease_id):
+                return False
+        elif not set_claimed_status(connection, sql, run_id, lease_id, status, now=now):
+            return False
+        upsert(connection, sql, writes, now)
+        return True
+
+
+def claim_with_steps(
+    connection: Conn,
+    sql: Sql,
+    names: list[str],
+    limit: int,
+    *,
+    stale_before: int | None,
+    now: int,
+    prepare: Prepare | None,
+) -> list[ClaimedRun]:
+    """Claim runs, read their rows and upsert what ``prepare`` returns, in one transaction."""
+    with connection.transaction():
+        runs = claim(connection, sql, names, limit, stale_before=stale_before, now=now)
+        if not runs:
+            return []
+        current = _rows_of(connection, sql, [run.id for run in runs])
+        extended: list[str] = []
+        for run in runs:
+            extra = owned_steps(run.id, prepare(run, current[run.id]) or ()) if prepare else []
+            if extra:
+                # Encoded inside the transaction: a bad value undoes the whole claim.
+                writes = [(step, encode(step.output, "output")) for step in extra]
+                upsert(connection, sql, writes, now)
+                extended.append(run.id)
+        if extended:
+            current.update(_rows_of(connection, sql, extended))
+        return [ClaimedRun(run, current[run.id]) for run in runs]
