@@ -3,8 +3,8 @@
 :data:`CASES` is a list of :class:`Case`. Each case takes a fresh, initialized,
 empty adapter, exercises one rule of the contract (the reflow-ts conformance
 cases, plus fencing, races, pagination, row identity, value fidelity and the
-optional ``claim_runs`` / ``save_progress`` / ``cancel_run`` methods) and raises
-``AssertionError`` saying what differed. Cases import no test framework and do
+optional ``claim_runs``, ``save_progress``, ``cancel_run`` and ``consume_event``
+methods) and raises ``AssertionError`` saying what differed. Cases import no test framework and do
 not rely on ``assert`` statements, so they also check under ``python -O``.
 
 Run them against your own adapter on the system clock (wake and stale times
@@ -56,8 +56,8 @@ class Case:
     """One named rule of the storage contract, callable as ``case(adapter)``.
 
     ``needs`` names the optional method the case exercises (``"claim_runs"``,
-    ``"save_progress"``, ``"cancel_run"``); an adapter without it passes the
-    case without running it.
+    ``"save_progress"``, ``"cancel_run"``, ``"consume_event"``); an adapter
+    without it passes the case without running it.
     """
 
     name: str

@@ -134,17 +134,28 @@ class Sql:
         "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
         "updated_at = excluded.updated_at"
     )
-    # The fenced save as one statement: the CTE locks the run's row only while
-    # the lease is held, and the row is written only if the CTE found it.
-    upsert_step_held: str = (
-        f"WITH held AS (SELECT id FROM {_RUN} WHERE id = %s AND status = 'running' "
-        "AND lease_id = %s FOR NO KEY UPDATE) "
-        f"INSERT INTO {_STEP} (id, run_id, name, status, output, error, attempts, created_at, "
-        "updated_at) SELECT %s::text, held.id, %s::text, %s::text, %s::text, %s::text, "
-        "%s::integer, %s::bigint, %s::bigint FROM held "
-        "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
+    # A fenced save (save_progress, and save_step_result with a lease) as ONE
+    # statement, so it costs one round trip and no explicit transaction:
+    # ``held`` locks the run's row only if the lease is held (waiting out a
+    # concurrent claim or release, then re-checking the condition on the row
+    # it left); ``moved`` sets the new status, if one is given, on that row;
+    # ``saved`` upserts the rows (given as parallel arrays, in order) only if
+    # ``held`` found the run. The result is 1 when the lease was held, else 0.
+    save_fenced: str = (
+        f"WITH held AS (SELECT id FROM {_RUN} WHERE id = %(run_id)s AND status = 'running' "
+        "AND lease_id = %(lease_id)s FOR NO KEY UPDATE), "
+        f"moved AS (UPDATE {_RUN} SET status = %(status)s, lease_id = %(kept)s, wake_at = NULL, "
+        "updated_at = %(now)s WHERE id = (SELECT id FROM held) AND %(status)s IS NOT NULL), "
+        f"saved AS (INSERT INTO {_STEP} (id, run_id, name, status, output, error, attempts, "
+        "created_at, updated_at) SELECT w.id, held.id, w.name, w.status, w.output, w.error, "
+        "w.attempts, w.created_at, %(now)s FROM held, unnest(%(ids)s::text[], "
+        "%(names)s::text[], %(statuses)s::text[], %(outputs)s::text[], %(errors)s::text[], "
+        "%(attempts)s::integer[], %(created)s::bigint[]) WITH ORDINALITY "
+        "AS w(id, name, status, output, error, attempts, created_at, position) "
+        "ORDER BY w.position ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
         "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
-        "updated_at = excluded.updated_at"
+        "updated_at = excluded.updated_at) "
+        "SELECT count(*) FROM held"
     )
 
     # -- events ------------------------------------------------------------------------
