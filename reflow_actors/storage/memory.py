@@ -65,6 +65,8 @@ class MemoryStorage:
         self._closed = False
         self._seq = itertools.count()
         self._runs: dict[str, RunRow] = {}
+        # Runs that are not terminal: claims scan these, not the whole history.
+        self._live: dict[str, RunRow] = {}
         self._keys: dict[tuple[str, str], RunRow] = {}
         self._steps = StepTable(self._seq)
         self._events = EventBuffer(self._seq)
@@ -77,6 +79,20 @@ class MemoryStorage:
     def _check_open(self, operation: str) -> None:
         if self._closed:
             raise closed_error(operation)
+
+    def _set(
+        self,
+        row: RunRow,
+        status: RunStatus,
+        lease_id: str | None,
+        now: int,
+        wake_at: int | None = None,
+    ) -> None:
+        row.set_status(status, lease_id, now, wake_at)
+        if status in TERMINAL_STATUSES:
+            self._live.pop(row.id, None)
+        else:
+            self._live[row.id] = row
 
     def _held(self, run_id: str, lease_id: str) -> RunRow | None:
         run = self._runs.get(run_id)
@@ -98,6 +114,7 @@ class MemoryStorage:
         with self._lock:
             self._closed = True
             self._runs.clear()
+            self._live.clear()
             self._keys.clear()
             self._steps.clear()
             self._events.clear()
@@ -122,6 +139,8 @@ class MemoryStorage:
             row = RunRow(run, encoded, status)
             row.seq = next(self._seq)
             self._runs[run.id] = row
+            if status not in TERMINAL_STATUSES:
+                self._live[run.id] = row
             if key is not None:
                 self._keys[(run.workflow, key)] = row
             return CreatedRun(row.record(), created=True)
@@ -170,7 +189,7 @@ class MemoryStorage:
             if not names or limit < 1:
                 return []
             now = self._clock.now_ms()
-            chosen = eligible(self._runs.values(), names, limit, stale_before, now)
+            chosen = eligible(self._live.values(), names, limit, stale_before, now)
             # Plan everything first (leases, prepared rows, their encoding) and
             # mutate only once all of it succeeded: a failing prepare claims nothing.
             leases = [new_id() for _ in chosen]
@@ -210,7 +229,7 @@ class MemoryStorage:
             row = self._runs.get(run_id)
             if row is None:
                 return False
-            row.set_status(new, None, self._clock.now_ms())
+            self._set(row, new, None, self._clock.now_ms())
             return True
 
     @translate_errors
@@ -222,7 +241,7 @@ class MemoryStorage:
             row = self._held(run_id, lease_id)
             if row is None:
                 return False
-            row.set_status(new, lease_id if new is _RUNNING else None, self._clock.now_ms())
+            self._set(row, new, lease_id if new is _RUNNING else None, self._clock.now_ms())
             return True
 
     @translate_errors
@@ -233,7 +252,7 @@ class MemoryStorage:
             row = self._runs.get(run_id)
             if row is None or row.status in TERMINAL_STATUSES:
                 return False
-            row.set_status(RunStatus.CANCELLED, None, self._clock.now_ms())
+            self._set(row, RunStatus.CANCELLED, None, self._clock.now_ms())
             return True
 
     @translate_errors
@@ -244,7 +263,7 @@ class MemoryStorage:
             row = self._held(run_id, lease_id)
             if row is None:
                 return False
-            row.set_status(RunStatus.SLEEPING, None, self._clock.now_ms(), wake_at)
+            self._set(row, RunStatus.SLEEPING, None, self._clock.now_ms(), wake_at)
             return True
 
     @translate_errors
@@ -257,9 +276,9 @@ class MemoryStorage:
                 return False
             now = self._clock.now_ms()
             if self._events.has(run_id, event_name):
-                row.set_status(_PENDING, None, now)
+                self._set(row, _PENDING, None, now)
             else:
-                row.set_status(RunStatus.WAITING, None, now, wake_at)
+                self._set(row, RunStatus.WAITING, None, now, wake_at)
             return True
 
     @translate_errors
@@ -299,7 +318,7 @@ class MemoryStorage:
             row = self._runs.get(run_id)
             if row is None or row.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
                 return False
-            row.set_status(_PENDING, None, self._clock.now_ms())
+            self._set(row, _PENDING, None, self._clock.now_ms())
             self._steps.drop_failed(run_id)
             return True
 
@@ -346,7 +365,7 @@ class MemoryStorage:
             for step, output in writes:
                 self._steps.write(step, output, now)
             if new is not None:
-                row.set_status(new, lease_id if new is _RUNNING else None, now)
+                self._set(row, new, lease_id if new is _RUNNING else None, now)
             return True
 
     # -- events ----------------------------------------------------------------------
@@ -363,7 +382,7 @@ class MemoryStorage:
             now = self._clock.now_ms()
             self._events.append(run_id, event_name, encoded, now)
             if row.status is RunStatus.WAITING:
-                row.set_status(_PENDING, None, now)
+                self._set(row, _PENDING, None, now)
             return True
 
     @translate_errors
