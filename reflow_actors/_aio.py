@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import RunNotFoundError
 from .records import RunInfo, RunStatus, WorkflowRun, WorkflowSchedule
@@ -92,10 +92,24 @@ class AsyncEngine:
         """Awaitable :meth:`Engine.tick`."""
         return await self._call(self._engine.tick)
 
+    @overload
     async def enqueue(
         self,
-        workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,
+        workflow: Workflow[InputT, Any],
+        input: InputT | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> WorkflowRun: ...
+
+    @overload
+    async def enqueue(
+        self, workflow: str, input: Any, *, idempotency_key: str | None = None
+    ) -> WorkflowRun: ...
+
+    async def enqueue(
+        self,
+        workflow: Workflow[Any, Any] | str,
+        input: Any,
         *,
         idempotency_key: str | None = None,
     ) -> WorkflowRun:
@@ -156,10 +170,32 @@ class AsyncEngine:
         """Awaitable :meth:`Engine.send_event`."""
         return await self._call(self._engine.send_event, run_id, name, payload)
 
+    @overload
     async def schedule(
         self,
-        workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,
+        workflow: Workflow[InputT, Any],
+        input: InputT | Mapping[str, Any],
+        *,
+        every: Duration | None = None,
+        cron: str | None = None,
+        key: str | None = None,
+    ) -> str: ...
+
+    @overload
+    async def schedule(
+        self,
+        workflow: str,
+        input: Any,
+        *,
+        every: Duration | None = None,
+        cron: str | None = None,
+        key: str | None = None,
+    ) -> str: ...
+
+    async def schedule(
+        self,
+        workflow: Workflow[Any, Any] | str,
+        input: Any,
         *,
         every: Duration | None = None,
         cron: str | None = None,

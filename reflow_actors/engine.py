@@ -19,9 +19,9 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._actors._messages import Wake
 from ._actors._runtime import Options
@@ -252,16 +252,32 @@ class Engine:
 
     # --- runs ---------------------------------------------------------------------------
 
+    @overload
     def enqueue(
         self,
-        workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,
+        workflow: Workflow[InputT, Any],
+        input: InputT | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> WorkflowRun: ...
+
+    @overload
+    def enqueue(
+        self, workflow: str, input: Any, *, idempotency_key: str | None = None
+    ) -> WorkflowRun: ...
+
+    def enqueue(
+        self,
+        workflow: Workflow[Any, Any] | str,
+        input: Any,
         *,
         idempotency_key: str | None = None,
     ) -> WorkflowRun:
         """Validate ``input`` and store a pending run of ``workflow``.
 
-        ``workflow`` is a registered ``Workflow`` or its name (unknown →
+        ``workflow`` is a registered ``Workflow`` (the type checker then checks
+        ``input`` against its schema type; a plain mapping is also accepted and
+        validated at run time) or its name (unknown →
         ``WorkflowNotFoundError``). With ``idempotency_key``, the same key and
         input return the existing run and a different input raises
         ``IdempotencyConflictError``. A started engine begins the run at once.
@@ -354,10 +370,32 @@ class Engine:
 
     # --- schedules ------------------------------------------------------------------------
 
+    @overload
     def schedule(
         self,
-        workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any,
+        workflow: Workflow[InputT, Any],
+        input: InputT | Mapping[str, Any],
+        *,
+        every: Duration | None = None,
+        cron: str | None = None,
+        key: str | None = None,
+    ) -> str: ...
+
+    @overload
+    def schedule(
+        self,
+        workflow: str,
+        input: Any,
+        *,
+        every: Duration | None = None,
+        cron: str | None = None,
+        key: str | None = None,
+    ) -> str: ...
+
+    def schedule(
+        self,
+        workflow: Workflow[Any, Any] | str,
+        input: Any,
         *,
         every: Duration | None = None,
         cron: str | None = None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pykka
 
@@ -83,10 +83,30 @@ class TestEngine:
         self._options = options
         Engine(storage=MemoryStorage(), workflows=self._workflows, **options)  # validate now
 
+    @overload
     def run(
         self,
-        workflow: Workflow[InputT, Any] | str,
-        input: InputT | Any = None,
+        workflow: Workflow[InputT, Any],
+        input: InputT | Mapping[str, Any] = ...,
+        *,
+        events: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> TestRunResult: ...
+
+    @overload
+    def run(
+        self,
+        workflow: str,
+        input: Any = None,
+        *,
+        events: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> TestRunResult: ...
+
+    def run(
+        self,
+        workflow: Workflow[Any, Any] | str,
+        input: Any = None,
         *,
         events: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,

@@ -291,6 +291,14 @@ class Workflow(Generic[InputT, PrevT]):
     @overload
     def parallel(
         self,
+        branches: Mapping[str, Callable[[StepContext[InputT, PrevT]], Awaitable[OutT]]],
+        *,
+        output: None = None,
+    ) -> Workflow[InputT, dict[str, OutT]]: ...
+
+    @overload
+    def parallel(
+        self,
         branches: Mapping[str, BranchSpec[InputT, PrevT, OutT]],
         *,
         output: None = None,
@@ -306,7 +314,7 @@ class Workflow(Generic[InputT, PrevT]):
 
     def parallel(
         self,
-        branches: Mapping[str, BranchSpec[InputT, PrevT, Any]],
+        branches: Mapping[str, object],
         *,
         output: type[Any] | None = None,
     ) -> Workflow[InputT, Any]:
@@ -315,7 +323,9 @@ class Workflow(Generic[InputT, PrevT]):
         Values are handlers or :class:`Branch` objects; the next unit's ``prev``
         is ``{branch_name: output}``. ``output=`` names a ``TypedDict`` (or other
         type) for that dict when the branches return different types; it only
-        informs the type checker. The group is fail-fast: the first branch to
+        informs the type checker. (A dict literal that mixes bare handlers and
+        ``Branch`` objects needs ``output=``, or every value wrapped in
+        ``Branch``: type checkers join its values to ``object``.) The group is fail-fast: the first branch to
         fail aborts its siblings' signals and fails the run.
         """
         del output

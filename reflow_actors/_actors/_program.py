@@ -130,6 +130,7 @@ class RunProgram(UnitRunner):
         saved = yield from self.save(rows, RunStatus.COMPLETED)
         if not saved:
             raise LeaseExpiredError(self.run.id)
+        self.active.settled = True
         if event is not None:
             yield from self.emit(event)
         yield from self.emit(RunComplete(self.run.id, self.run.workflow, output))
@@ -147,6 +148,7 @@ class RunProgram(UnitRunner):
         saved = yield from self.save([*failure.rows, row], RunStatus.FAILED)
         if not saved:
             raise LeaseExpiredError(self.run.id)
+        self.active.settled = True
         run = self.run
         yield from self.emit(RunFailed(run.id, run.workflow, failure.step_name, failure.error))
         handler = self.workflow.failure_handler

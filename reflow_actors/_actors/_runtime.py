@@ -51,7 +51,7 @@ class ActiveRun:
     stop and a lost lease abort both.
     """
 
-    __slots__ = ("lease_id", "observer", "run_id", "supervisor", "work", "workflow")
+    __slots__ = ("lease_id", "observer", "run_id", "settled", "supervisor", "work", "workflow")
 
     def __init__(self, run_id: str, lease_id: str, workflow: str) -> None:
         self.run_id = run_id
@@ -60,6 +60,9 @@ class ActiveRun:
         self.work = AbortSignal()
         self.observer = AbortSignal()
         self.supervisor: pykka.ActorRef[Any] | None = None
+        # Set once the run's final status (or its suspension) is written: the lease
+        # is gone by design, so the Heartbeat must not read a refusal as a loss.
+        self.settled = False
 
     def abort(self, reason: BaseException) -> None:
         """Abort both signals and interrupt the supervisor's program."""

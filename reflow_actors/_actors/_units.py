@@ -278,6 +278,7 @@ class UnitRunner:
         if not resumed:
             yield from self._save_or_halt([self._row(unit.name, StepStatus.SLEEPING, wake_at)])
         self.settling()
+        self.active.settled = True
         if not self.runtime.storage.sleep_run(run.id, self.lease_id, wake_at):
             raise LeaseExpiredError(run.id)
         return Suspend(wake_at)
@@ -307,6 +308,7 @@ class UnitRunner:
             deadline = None if unit.timeout is None else now + to_ms(unit.timeout)
             yield from self._save_or_halt([self._row(unit.name, StepStatus.WAITING, deadline)])
         self.settling()
+        self.active.settled = True
         if not storage.wait_run(run.id, self.lease_id, unit.name, deadline):
             raise LeaseExpiredError(run.id)
         return Suspend(deadline)

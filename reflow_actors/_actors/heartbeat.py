@@ -53,7 +53,7 @@ class Heartbeat(BaseActor):
         runtime = self._runtime
         try:
             for run in runtime.runs.snapshot():
-                if run.work.aborted:
+                if run.settled or run.work.aborted:
                     continue
                 try:
                     held = runtime.storage.heartbeat_run(run.run_id, run.lease_id)

@@ -10,7 +10,7 @@ from psycopg import Connection
 from reflow_actors.codec import encode
 from reflow_actors.records import RunStatus, StepResult
 from reflow_actors.storage._common import new_id, owned_steps
-from reflow_actors.storage._pg_runs import claim, set_claimed_status
+from reflow_actors.storage._pg_runs import claim
 from reflow_actors.storage._pg_sql import Sql
 from reflow_actors.storage._sqlite_rows import step_from_row
 from reflow_actors.storage.base import ClaimedRun, Prepare
@@ -80,13 +80,13 @@ def upsert(connection: Conn, sql: Sql, writes: Sequence[StepWrite], now: int) ->
 def save(
     connection: Conn, sql: Sql, step: StepResult, output: str, *, lease_id: str | None, now: int
 ) -> bool:
-    """Upsert one row; with ``lease_id`` only while the lease is held (one statement)."""
+    """Upsert one row; with ``lease_id`` only while the lease is held."""
     if lease_id is None:
         upsert(connection, sql, [(step, output)], now)
         return True
-    row_id, _run_id, *values = _params(step, output, now)  # the run id comes from the lock
-    params = (step.run_id, lease_id, row_id, *values)
-    return connection.execute(sql.upsert_step_held, params).rowcount > 0
+    return save_progress(
+        connection, sql, step.run_id, lease_id, [(step, output)], status=None, now=now
+    )
 
 
 def save_progress(
@@ -99,15 +99,31 @@ def save_progress(
     status: RunStatus | None,
     now: int,
 ) -> bool:
-    """If the lease is held: upsert the rows and optionally set the status, atomically."""
-    with connection.transaction():
-        if status is None:
-            if not held(connection, sql, run_id, lease_id):
-                return False
-        elif not set_claimed_status(connection, sql, run_id, lease_id, status, now=now):
-            return False
-        upsert(connection, sql, writes, now)
-        return True
+    """If the lease is held: upsert the rows and optionally set the status (one statement).
+
+    A name written twice is written once, with its last values, at the place of
+    its first write: what two upserts in a row would leave.
+    """
+    latest: dict[str, StepWrite] = {}
+    for step, output in writes:
+        latest[step.name] = (step, output)
+    rows = list(latest.values())
+    params = {
+        "run_id": run_id,
+        "lease_id": lease_id,
+        "status": None if status is None else status.value,
+        "kept": lease_id if status is RunStatus.RUNNING else None,
+        "now": now,
+        "ids": [step.id or new_id() for step, _ in rows],
+        "names": [step.name for step, _ in rows],
+        "statuses": [step.status.value for step, _ in rows],
+        "outputs": [output for _, output in rows],
+        "errors": [step.error for step, _ in rows],
+        "attempts": [step.attempts for step, _ in rows],
+        "created": [step.created_at or now for step, _ in rows],
+    }
+    found = connection.execute(sql.save_fenced, params).fetchone()
+    return found is not None and int(found[0]) > 0
 
 
 def claim_with_steps(

@@ -3,10 +3,16 @@
 Settings are applied to each connection we open (never process-wide): WAL for
 files, ``synchronous`` per durability, a busy timeout. Readers additionally set
 ``query_only`` so a bug can never write through them.
+
+A read-only adapter opens its connections with ``SQLITE_OPEN_READONLY`` (and no
+create flag) and changes nothing: no journal mode, no ``synchronous``. It still
+reads a WAL database another process is writing, through the shared ``-shm``
+index, as any WAL reader does.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +26,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from reflow_actors.errors import StorageError
+from reflow_actors.errors import ConfigError, StorageError
 
-__all__ = ["BEGIN_ATTEMPTS", "ConnectionSettings", "ReadPool", "begin_immediate", "open_connection"]
+__all__ = [
+    "BEGIN_ATTEMPTS",
+    "ConnectionSettings",
+    "ReadPool",
+    "begin_immediate",
+    "connection_settings",
+    "open_connection",
+]
 
 T = TypeVar("T")
 
@@ -30,7 +43,10 @@ BEGIN_ATTEMPTS = 3
 """How many times a write waits ``busy_timeout`` for the lock before giving up."""
 
 _LOCKED = (apsw.BusyError, apsw.LockedError)
+_READ_WRITE = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE  # APSW's default
+_READ_ONLY = apsw.SQLITE_OPEN_READONLY  # never creates the file
 _STATEMENT_CACHE = 256  # our SQL is a fixed set of strings; keep every one prepared
+_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,7 @@ class ConnectionSettings:
     path: str
     synchronous: str  # "FULL" or "NORMAL", validated by SQLiteStorage
     busy_timeout_ms: int
+    read_only: bool = False
 
     @property
     def in_memory(self) -> bool:
@@ -47,12 +64,38 @@ class ConnectionSettings:
         return self.path in (":memory:", "")
 
 
+def connection_settings(
+    path: str, durability: str, busy_timeout: float, *, read_only: bool
+) -> ConnectionSettings:
+    """Validate ``SQLiteStorage``'s options into settings; a bad one is a ``ConfigError``."""
+    if durability not in _SYNCHRONOUS:
+        raise ConfigError(f'durability must be "full" or "normal"; got {durability!r}')
+    if (
+        isinstance(busy_timeout, bool)
+        or not isinstance(busy_timeout, (int, float))
+        or not math.isfinite(busy_timeout)
+        or busy_timeout <= 0
+    ):
+        raise ConfigError(
+            f"busy_timeout must be a positive number of seconds; got {busy_timeout!r}"
+        )
+    settings = ConnectionSettings(
+        path, _SYNCHRONOUS[durability], max(1, round(busy_timeout * 1000)), read_only
+    )
+    if read_only and settings.in_memory:
+        raise ConfigError("read_only needs a database file; an in-memory one starts empty")
+    return settings
+
+
 def open_connection(
     settings: ConnectionSettings, operation: str, *, reader: bool
 ) -> apsw.Connection:
     """Open and configure one connection; failures become a ``StorageError`` for ``operation``."""
+    flags = _READ_ONLY if settings.read_only else _READ_WRITE
     try:
-        connection = apsw.Connection(settings.path, statementcachesize=_STATEMENT_CACHE)
+        connection = apsw.Connection(
+            settings.path, flags=flags, statementcachesize=_STATEMENT_CACHE
+        )
     except apsw.Error as error:
         raise _open_error(settings, operation, error) from error
     try:
@@ -69,6 +112,9 @@ def _configure(
     connection: apsw.Connection, settings: ConnectionSettings, operation: str, *, reader: bool
 ) -> None:
     connection.set_busy_timeout(settings.busy_timeout_ms)
+    if settings.read_only:
+        connection.execute("PRAGMA query_only=ON")  # a per-connection setting, not a write
+        return
     if not settings.in_memory:
         if connection.readonly("main"):
             raise StorageError(operation, f"{settings.path!r} is read-only; {_WRITABLE}")
@@ -88,6 +134,8 @@ _WRITABLE = "reflow-actors needs to write the file and create its -wal and -shm 
 
 
 def _open_error(settings: ConnectionSettings, operation: str, error: apsw.Error) -> StorageError:
+    if settings.read_only and isinstance(error, apsw.CantOpenError):
+        return StorageError(operation, f"no database at {settings.path!r} ({error})")
     if isinstance(error, (apsw.CantOpenError, apsw.ReadOnlyError, apsw.PermissionsError)):
         return StorageError(operation, f"cannot open {settings.path!r} ({error}); {_WRITABLE}")
     return StorageError(operation, f"cannot open {settings.path!r}: {error}")

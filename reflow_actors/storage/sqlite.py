@@ -9,11 +9,14 @@ serializes their writes, and a claim is a select-then-update inside one.
 
 Connections are opened on first use. Every driver error leaves a method as
 ``StorageError(operation=<method name>)`` with the APSW error as ``__cause__``.
+
+``read_only=True`` opens only reader connections, with ``SQLITE_OPEN_READONLY``:
+the file is never created or written, so tools can read beside a running
+worker. Its ``initialize()`` checks the schema instead of migrating it.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +26,6 @@ import apsw
 
 from reflow_actors.clock import Clock, SystemClock
 from reflow_actors.codec import encode
-from reflow_actors.errors import ConfigError
 from reflow_actors.records import (
     CreatedRun,
     RunStatus,
@@ -46,11 +48,12 @@ from reflow_actors.storage._common import (
 )
 from reflow_actors.storage._group_commit import GroupCommit
 from reflow_actors.storage._sqlite_connect import (
-    ConnectionSettings,
     ReadPool,
     begin_immediate,
+    connection_settings,
     open_connection,
 )
+from reflow_actors.storage._sqlite_read_only import check_schema, read_only_error
 from reflow_actors.storage._sqlite_schema import migrate
 from reflow_actors.storage._translate import closed_error, translate_errors
 from reflow_actors.storage.base import ClaimedRun, Prepare
@@ -60,7 +63,6 @@ __all__ = ["SQLiteStorage"]
 T = TypeVar("T")
 
 _READERS = 4  # concurrent reads; the engine reads far less than it writes
-_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
 class SQLiteStorage:
@@ -74,6 +76,12 @@ class SQLiteStorage:
 
     Call :meth:`initialize` once to create or migrate the schema (the engine
     does). ``close()`` is idempotent; any other call after it raises ``StorageError``.
+
+    ``read_only=True`` never creates, migrates or writes the file (``durability``
+    is then moot): :meth:`initialize` only checks that the file is a reflow
+    database whose schema this version understands, and every write method
+    raises ``StorageError(operation, "storage is read-only")``. It reads a
+    database that another process is writing (WAL) and needs a file path.
     """
 
     _REFLOW_TRANSLATES_ERRORS = True
@@ -85,22 +93,13 @@ class SQLiteStorage:
         durability: str = "full",
         busy_timeout: float = 5.0,
         clock: Clock | None = None,
+        read_only: bool = False,
     ) -> None:
-        if durability not in _SYNCHRONOUS:
-            raise ConfigError(f'durability must be "full" or "normal"; got {durability!r}')
-        if (
-            isinstance(busy_timeout, bool)
-            or not isinstance(busy_timeout, (int, float))
-            or not math.isfinite(busy_timeout)
-            or busy_timeout <= 0
-        ):
-            raise ConfigError(
-                f"busy_timeout must be a positive number of seconds; got {busy_timeout!r}"
-            )
-        self._durability = durability
-        self._settings = ConnectionSettings(
-            os.fspath(path), _SYNCHRONOUS[durability], max(1, round(busy_timeout * 1000))
+        self._settings = connection_settings(
+            os.fspath(path), durability, busy_timeout, read_only=bool(read_only)
         )
+        self._durability = durability
+        self._read_only = self._settings.read_only
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.Lock()
         self._writer: GroupCommit | None = None
@@ -108,6 +107,8 @@ class SQLiteStorage:
         self._closed = False
 
     def __repr__(self) -> str:
+        if self._read_only:
+            return f"SQLiteStorage({self.path!r}, read_only=True)"
         return f"SQLiteStorage({self.path!r}, durability={self._durability!r})"
 
     @property
@@ -119,6 +120,11 @@ class SQLiteStorage:
     def durability(self) -> str:
         """``"full"`` or ``"normal"``."""
         return self._durability
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this adapter only reads (see the class docstring)."""
+        return self._read_only
 
     # -- connections -----------------------------------------------------------------
 
@@ -134,14 +140,26 @@ class SQLiteStorage:
                 self._writer = GroupCommit(connection, begin_immediate)
             return self._writer
 
+    def _open_read_only(self, operation: str) -> ReadPool:
+        with self._lock:
+            if self._closed:
+                raise closed_error(operation)
+            if self._readers is None:
+                self._readers = ReadPool(self._open_reader, _READERS)
+            return self._readers
+
     def _open_reader(self, operation: str) -> apsw.Connection:
         return open_connection(self._settings, operation, reader=True)
 
     def _write(self, operation: str, work: Callable[[apsw.Connection], T]) -> T:
+        if self._read_only:
+            raise read_only_error(operation)
         writer = self._writer or self._open(operation)
         return writer.submit(operation, work)
 
     def _read(self, operation: str, read: Callable[[apsw.Connection], T]) -> T:
+        if self._read_only:
+            return (self._readers or self._open_read_only(operation)).run(operation, read)
         writer = self._writer or self._open(operation)
         readers = self._readers
         if readers is not None:
@@ -152,9 +170,11 @@ class SQLiteStorage:
                 raise closed_error(operation)
             return read(writer.connection)
 
-    def _check_open(self, operation: str) -> None:
+    def _check_writable(self, operation: str) -> None:
         if self._closed:
             raise closed_error(operation)
+        if self._read_only:
+            raise read_only_error(operation)
 
     def _connections(self) -> list[apsw.Connection]:
         """Every open connection of this adapter (tests check their settings)."""
@@ -172,8 +192,14 @@ class SQLiteStorage:
 
     @translate_errors
     def initialize(self) -> None:
-        """Create or migrate the schema (idempotent, safe from several processes)."""
-        self._write("initialize", migrate)
+        """Create or migrate the schema (idempotent, safe from several processes).
+
+        Read-only: check that the schema is one this version reads, changing nothing.
+        """
+        if self._read_only:
+            self._read("initialize", lambda c: check_schema(c, self.path))
+        else:
+            self._write("initialize", migrate)
 
     @translate_errors
     def close(self) -> None:
@@ -208,7 +234,7 @@ class SQLiteStorage:
         self, workflow_names: Sequence[str], stale_before: int | None = None
     ) -> WorkflowRun | None:
         """Claim the first eligible run (pending, due, then stale), or ``None``."""
-        self._check_open("claim_next_run")
+        self._check_writable("claim_next_run")
         names = unique_names(workflow_names)
         if not names:
             return None
@@ -231,7 +257,7 @@ class SQLiteStorage:
         ``prepare`` runs inside that transaction, possibly on another caller's
         thread; it should not call the adapter (its reads would not see the claim).
         """
-        self._check_open("claim_runs")
+        self._check_writable("claim_runs")
         names = unique_names(workflow_names)
         if not names or limit < 1:
             return []
@@ -401,7 +427,7 @@ class SQLiteStorage:
         self, workflow_names: Sequence[str], now: int
     ) -> WorkflowSchedule | None:
         """Claim the earliest due schedule (ties by key) and advance it past ``now``."""
-        self._check_open("claim_due_schedule")
+        self._check_writable("claim_due_schedule")
         names = unique_names(workflow_names)
         if not names:
             return None

@@ -1,0 +1,1 @@
+"""Crash tests: engines in real subprocesses, killed with SIGKILL mid-run."""

@@ -1,0 +1,1 @@
+"""Tests that run the scripts under ``examples/`` and check what they did."""

@@ -1,0 +1,1 @@
+"""Typing usage files checked by ``mypy --strict`` (see ``test_typing.py``)."""
