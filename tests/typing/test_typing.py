@@ -24,25 +24,6 @@ CONFIG = HERE / "mypy.ini"
 GOOD = sorted(path.name for path in HERE.glob("usage_*.py"))
 BAD = sorted(path.name for path in HERE.glob("bad_*.py"))
 
-# Properties the package's current signatures cannot express; see each reason.
-XFAIL = {
-    "usage_parallel_mixed.py": "a dict literal mixing a bare handler and a Branch joins to "
-    "dict[str, object], which no parallel() overload accepts (API.md's own example)",
-}
-
-_ERROR = re.compile(r"^(?P<path>[^:\n]+\.py):(?P<line>\d+): error: .*\[(?P<code>[a-z0-9-]+)\]$")
-_MARK = re.compile(r"#\s*E:\s*(?P<codes>[a-z0-9|, -]+?)\s*$")
-
-
-def _params(names: list[str]) -> list[object]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=XFAIL[name]))
-        if name in XFAIL
-        else name
-        for name in names
-    ]
-
-
 @pytest.fixture(scope="module")
 def mypy_errors() -> dict[str, dict[int, set[str]]]:
     """``{file name: {line: {error codes}}}`` from one mypy run over every usage file."""
@@ -99,14 +80,14 @@ def test_every_usage_file_is_checked():
 
 
 @pytest.mark.timeout(110)
-@pytest.mark.parametrize("name", _params(GOOD))
+@pytest.mark.parametrize("name", GOOD)
 def test_good_usage_type_checks_cleanly(mypy_errors, name):
     found = {line: sorted(codes) for line, codes in mypy_errors.get(name, {}).items()}
     assert found == {}, f"mypy errors in {name} (line: codes)"
 
 
 @pytest.mark.timeout(110)
-@pytest.mark.parametrize("name", _params(BAD))
+@pytest.mark.parametrize("name", BAD)
 def test_bad_usage_fails_on_exactly_the_marked_lines(mypy_errors, name):
     expected = expected_errors(name)
     found = mypy_errors.get(name, {})
