@@ -24,6 +24,10 @@ CONFIG = HERE / "mypy.ini"
 GOOD = sorted(path.name for path in HERE.glob("usage_*.py"))
 BAD = sorted(path.name for path in HERE.glob("bad_*.py"))
 
+_ERROR = re.compile(r"^(?P<path>[^:\n]+\.py):(?P<line>\d+): error: .*\[(?P<code>[a-z0-9-]+)\]$")
+_MARK = re.compile(r"#\s*E:\s*(?P<codes>[a-z0-9|, -]+?)\s*$")
+
+
 @pytest.fixture(scope="module")
 def mypy_errors() -> dict[str, dict[int, set[str]]]:
     """``{file name: {line: {error codes}}}`` from one mypy run over every usage file."""
