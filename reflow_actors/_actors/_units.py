@@ -287,7 +287,7 @@ class UnitRunner:
         run, storage = self.run, self.runtime.storage
         row = self.rows.get(unit.name)
         if row is not None and row.status is StepStatus.COMPLETED:
-            return Replayed(row.output, {unit.name: row.output})
+            return Replayed(unit.schema.load(row.output), {unit.name: row.output})
         resumed = row is not None and row.status is StepStatus.WAITING
         if not resumed:
             yield from self.emit(StepStart(run.id, run.workflow, unit.name))
@@ -297,7 +297,7 @@ class UnitRunner:
         if taken:
             self.rows[unit.name] = self._row(unit.name, StepStatus.COMPLETED, payload)
             event = StepComplete(run.id, run.workflow, unit.name, payload, 0)
-            return Advance(payload, (), event, {unit.name: payload})
+            return Advance(unit.schema.load(payload), (), event, {unit.name: payload})
         now = self.runtime.clock.now_ms()
         if resumed:
             assert row is not None

@@ -106,6 +106,7 @@ class Dispatcher(BaseActor):
         elif isinstance(message, TickAndWait):
             self._tick_and_wait(message.reply_to)
         elif isinstance(message, Tick):
+            self._fire_schedules()
             return len(self._claim(force=True))
         elif isinstance(message, Enqueue):
             run = operations.enqueue(message.workflow, message.input, message.idempotency_key)

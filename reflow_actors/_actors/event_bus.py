@@ -15,7 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..errors import HookError
+from ..errors import HookError, SerializationError
 from ..events import Event, Hooks
 from ..stream import EventStream
 from ._base import logger
@@ -31,7 +31,11 @@ def _copy_event(event: Event) -> Event:
     """A copy each observer owns: mutating it changes nothing elsewhere."""
     output = getattr(event, "output", None)
     if output is not None:
-        return dataclasses.replace(event, output=codec.clone(output))
+        try:
+            duplicate = codec.clone(output)
+        except SerializationError:  # a model a wait's schema built: observers share it
+            return event
+        return dataclasses.replace(event, output=duplicate)
     error = getattr(event, "error", None)
     if error is not None:
         try:
