@@ -52,6 +52,7 @@ async def handle(
         headers[name.strip().lower()] = value.strip()
     body = await reader.readexactly(int(headers.get("content-length", "0")))
     method, path, _ = request_line.split(" ", 2)
+    payload: dict[str, Any]
     if method != "POST" or path != "/quotes":
         status, payload = "404 Not Found", {"error": "POST /quotes"}
     else:

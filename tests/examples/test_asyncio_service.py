@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -17,7 +18,8 @@ def load_example():
     spec = importlib.util.spec_from_file_location(
         "asyncio_service", EXAMPLES / "asyncio_service.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["asyncio_service"] = module
     spec.loader.exec_module(module)
@@ -38,8 +40,6 @@ async def post(port: int, path: str, body: dict[str, object]) -> tuple[str, dict
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -86,5 +86,6 @@ def test_requests_are_answered_with_the_workflows_output_while_the_loop_keeps_ti
     # The loop kept running its own task while requests awaited durable runs.
     assert ticks > 20
     info = engine.get_run_status(str(body["run_id"]))
-    assert info is not None and info.run.status == "completed"
+    assert info is not None
+    assert info.run.status == "completed"
     engine.storage.close()
