@@ -219,6 +219,7 @@ class Engine:
             aio.close()
         if system is not None:
             system.shutdown(timeout)
+        self._bus.end_streams()
 
     def __enter__(self) -> Engine:
         self.start()

@@ -142,18 +142,28 @@ class EventStream(Iterator["Event"]):
 
     def _push(self, event: Event, signal: AbortSignal | None) -> None:
         """Deliver ``event``, waiting for room when bounded; raise the abort reason."""
+        offer = self._offer(event, signal)
+        if offer is not None:
+            self._await_offer(offer, signal)
+
+    def _offer(self, event: Event, signal: AbortSignal | None) -> _Offer | None:
+        """Buffer ``event`` if there is room; else queue it and return the pending offer."""
         with self._condition:
             if self._ended or self._disposed:
-                return
+                return None
             if signal is not None and signal.reason is not None:
                 raise signal.reason
             if not self._offers and (self._capacity is None or len(self._buffer) < self._capacity):
                 self._buffer.append(event)
                 self._condition.notify_all()
-                return
+                return None
             offer = _Offer(event)
             self._offers.append(offer)
             self._condition.notify_all()
+            return offer
+
+    def _await_offer(self, offer: _Offer, signal: AbortSignal | None) -> None:
+        """Wait until a consumer took ``offer`` (or the stream ended); raise on abort."""
         remove = signal.add_callback(self._wake) if signal is not None else None
         try:
             with self._condition:

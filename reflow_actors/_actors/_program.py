@@ -127,10 +127,12 @@ class RunProgram(UnitRunner):
         output: Any,
     ) -> Effects:
         self.settling()
+        # Settled before the write: once it commits the lease is gone by design,
+        # and a heartbeat in between must not read that as a lost lease.
+        self.active.settled = True
         saved = yield from self.save(rows, RunStatus.COMPLETED)
         if not saved:
             raise LeaseExpiredError(self.run.id)
-        self.active.settled = True
         if event is not None:
             yield from self.emit(event)
         yield from self.emit(RunComplete(self.run.id, self.run.workflow, output))
@@ -145,10 +147,10 @@ class RunProgram(UnitRunner):
             failure.attempts,
             run_id=self.run.id,
         )
+        self.active.settled = True
         saved = yield from self.save([*failure.rows, row], RunStatus.FAILED)
         if not saved:
             raise LeaseExpiredError(self.run.id)
-        self.active.settled = True
         run = self.run
         yield from self.emit(RunFailed(run.id, run.workflow, failure.step_name, failure.error))
         handler = self.workflow.failure_handler

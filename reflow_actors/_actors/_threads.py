@@ -40,7 +40,8 @@ class _Worker:
         thread = self.thread
         while True:
             with self.condition:
-                if self.task is None:
+                # Checked under the condition close() notifies through: no lost wake-up.
+                if self.task is None and not pool.closed:
                     self.condition.wait(pool.idle_timeout)
                 task, self.task = self.task, None
             if task is None:
@@ -78,7 +79,10 @@ class ActorThreads:
             if worker is None:
                 worker = _Worker(self)
                 self._workers.append(worker)
-                self._threads = [known for known in self._threads if known.is_alive()]
+                # Keep threads not started yet (ident None): another caller's, about to run.
+                self._threads = [
+                    known for known in self._threads if known.ident is None or known.is_alive()
+                ]
                 self._threads.append(worker.thread)
             # Under the pool lock, so an idle worker timing out right now sees the task.
             worker.assign(loop, name)
@@ -86,6 +90,11 @@ class ActorThreads:
             worker.thread.name = name
             worker.thread.start()
         return worker.thread
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     def release(self, worker: _Worker) -> bool:
         """A worker's actor stopped: keep it for reuse (``False``: exit instead)."""

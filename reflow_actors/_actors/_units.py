@@ -162,7 +162,7 @@ class UnitRunner:
         assert unit.when is not None
         try:
             value = unit.when(context)
-        except Exception as error:
+        except BaseException as error:  # user code on the supervisor's thread: contain it all
             return error
         if inspect.isawaitable(value):
             outcome: Executed = yield Execute(

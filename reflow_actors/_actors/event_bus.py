@@ -100,8 +100,15 @@ class EventBus:
                 wrapped = HookError(f"on_{event.type} hook")
                 wrapped.__cause__ = error
                 self.report(wrapped)
+        # Offer to every stream first, then wait: a stalled consumer holds the run
+        # back, but never keeps the event from the other streams.
+        pending = []
         for stream in self._streams:
-            stream._push(_copy_event(event), signal)
+            offer = stream._offer(_copy_event(event), signal)
+            if offer is not None:
+                pending.append((stream, offer))
+        for stream, offer in pending:
+            stream._await_offer(offer, signal)
 
     def report(self, error: BaseException) -> None:
         """Pass a background failure to ``on_error`` without waiting for it."""

@@ -9,8 +9,8 @@ is importable, as it is for ``python -m``, so ``reflow worker app:engine`` finds
 from __future__ import annotations
 
 import importlib
-import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..engine import Engine, create_engine
@@ -26,7 +26,7 @@ def _invalid(message: str) -> CliError:
 
 
 def _import(module_name: str) -> Any:
-    cwd = os.getcwd()
+    cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:

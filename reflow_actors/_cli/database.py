@@ -54,7 +54,7 @@ def _postgres(location: str) -> StorageAdapter:
         from ..storage.postgres import PostgresStorage  # noqa: PLC0415 - optional dependency
     except ImportError as error:
         raise CliError(
-            f"{location.split('://')[0]}:// databases need PostgreSQL support "
+            f"{location.partition('://')[0]}:// databases need PostgreSQL support "
             f"({error}); install it with: pip install 'reflow-actors[postgres]'",
             ExitCode.STORAGE,
         ) from None
@@ -101,4 +101,3 @@ def opened(location: str, *, write: bool = False) -> Iterator[StorageAdapter]:
         yield storage
     finally:
         storage.close()
-

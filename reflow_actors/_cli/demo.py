@@ -37,6 +37,7 @@ __all__ = ["register"]
 _POLL = 0.2  # the demo engine polls often, so a crashed run is picked up soon after its lease
 _IDLE = 0.05  # how long the printer waits for an event before checking for a pending crash
 _CHECK_ELSEWHERE = 1.0  # seconds between checks for runs another worker finished
+_ELSEWHERE_GRACE = 3.0  # how long a run must look finished, with no event here, to stop waiting
 _HOOK_GRACE = 10.0  # if the printer never exits the process, the crash hook does
 _UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.SLEEPING, RunStatus.WAITING)
 
@@ -78,36 +79,57 @@ def _progress(out: Output, event: Any, started: float) -> None:
     out.line(f"  {time.monotonic() - started:5.2f}s  {event.run_id[:8]}  {describe(event)}")
 
 
-def _finished_elsewhere(engine: Engine, run_ids: set[str]) -> set[str]:
-    """Runs that ended without this engine (another worker took them)."""
-    finished = set()
-    for run_id in run_ids:
-        info = engine.get_run_status(run_id)
-        if info is None or info.run.status.terminal:
-            finished.add(run_id)
-    return finished
+class _Elsewhere:
+    """Notices runs that ended without this engine (another worker finished them).
+
+    A run counts as finished elsewhere once storage has shown it finished for
+    ``_ELSEWHERE_GRACE`` seconds with no event for it here: a run this engine
+    finishes is committed a moment before its ``run_complete`` event arrives.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._last_check = time.monotonic()
+        self._finished_since: dict[str, float] = {}
+
+    def heard_from(self, run_id: str) -> None:
+        self._finished_since.pop(run_id, None)
+
+    def finished(self, run_ids: set[str]) -> set[str]:
+        now = time.monotonic()
+        if now - self._last_check < _CHECK_ELSEWHERE:
+            return set()
+        self._last_check = now
+        for run_id in run_ids:
+            info = self._engine.get_run_status(run_id)
+            if info is None or info.run.status.terminal:
+                self._finished_since.setdefault(run_id, now)
+        return {
+            run_id
+            for run_id, since in self._finished_since.items()
+            if run_id in run_ids and now - since >= _ELSEWHERE_GRACE
+        }
 
 
 def _follow(
     out: Output, engine: Engine, stream: EventStream, run_ids: set[str], crash: _Crash | None
 ) -> list[dict[str, Any]]:
     """Print the runs' events until each has completed or failed; return them as records."""
-    started = last_check = time.monotonic()
-    pending, records = set(run_ids), []
+    started = time.monotonic()
+    pending, records, elsewhere = set(run_ids), [], _Elsewhere(engine)
     while pending:
         try:
             event = stream.get(timeout=_IDLE)
         except TimeoutError:
             if crash is not None and crash.event is not None:
                 crash.exit_now(out, crash.event, started)
-            if time.monotonic() - last_check >= _CHECK_ELSEWHERE:
-                last_check = time.monotonic()
-                pending -= _finished_elsewhere(engine, pending)
+            pending -= elsewhere.finished(pending)
             continue
         if event is None:
             break
         if event.run_id not in pending:
             continue
+        elsewhere.heard_from(event.run_id)
         records.append(event_record(event))
         if not out.json:
             _progress(out, event, started)
@@ -155,6 +177,9 @@ def _next_steps(out: Output, location: str, run_id: str) -> None:
 
 
 def _run(location: str, crash_after: str | None, out: Output) -> int:
+    if os.path.exists(location):  # noqa: PTH110 - the user's path as given
+        with opened(location):  # refuse a file that is not a reflow database, before writing
+            pass
     crash = _Crash(crash_after) if crash_after else None
     hooks = Hooks(on_step_complete=crash.hook) if crash is not None else None
     engine = flow.build_engine(location, hooks)

@@ -1,4 +1,6 @@
-"""The demo's order workflow, importable so a worker can finish what a crashed demo left::
+"""The demo's order workflow, in a module a worker can import to finish a crashed demo.
+
+::
 
     reflow worker reflow_actors._cli.demo_workflow:engine    # on $REFLOW_DB, else reflow-demo.db
 

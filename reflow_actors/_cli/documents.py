@@ -23,8 +23,9 @@ def _times(**stamps: int) -> dict[str, Any]:
 
 
 def shown_status(step: StepResult, run: WorkflowRun) -> str:
-    """The step's status, except that an attempt left ``running`` by a finished run
-    reads ``interrupted``: its run ended (cancelled, or a worker gave up) mid-step.
+    """The step's status, but ``interrupted`` for an attempt a finished run left ``running``.
+
+    Its run ended mid-step: cancelled, or failed while the attempt was in flight.
     """
     if step.status is StepStatus.RUNNING and run.status.terminal:
         return "interrupted"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -19,31 +20,37 @@ class Output:
     """A command's output streams and whether ``--json`` was asked for.
 
     The streams default to ``sys.stdout``/``sys.stderr`` as they are when the
-    command runs (so pytest's ``capsys`` sees them).
+    command runs (so pytest's ``capsys`` sees them). Each call writes whole
+    lines under a lock, so threads that share an ``Output`` (the worker's
+    event log and its main thread) never interleave within a line.
     """
 
     json: bool = False
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        with self._lock:
+            stream.write(text)
+            stream.flush()
 
     def line(self, text: str = "") -> None:
         """Print one line of result text."""
-        print(text, file=self.stdout, flush=True)
+        self._write(self.stdout, text + "\n")
 
     def lines(self, texts: Iterable[str]) -> None:
         """Print lines of result text."""
-        for text in texts:
-            print(text, file=self.stdout)
-        self.stdout.flush()
+        self._write(self.stdout, "".join(text + "\n" for text in texts))
 
     def document(self, document: Any) -> None:
         """Print the command's JSON document (indented)."""
-        print(to_json(document), file=self.stdout, flush=True)
+        self._write(self.stdout, to_json(document) + "\n")
 
     def record(self, document: Any) -> None:
         """Print one JSON object on one line (a stream of them: ``worker --json``)."""
-        print(orjson.dumps(document, default=str).decode(), file=self.stdout, flush=True)
+        self._write(self.stdout, orjson.dumps(document, default=str).decode() + "\n")
 
     def note(self, text: str) -> None:
         """Print a remark for the person at the terminal to stderr (never parsed)."""
-        print(text, file=self.stderr, flush=True)
+        self._write(self.stderr, text + "\n")

@@ -28,7 +28,7 @@ __all__ = [
 
 _GAP = "  "
 _MIN_LAST = 12  # the last column keeps at least this many characters, even if it wraps
-_CONTROL = {code: " " for code in range(32)}
+_CONTROL = dict.fromkeys(range(32), " ")
 
 
 def terminal_width() -> int:

@@ -12,7 +12,7 @@ import argparse
 import time
 from typing import Any
 
-from ..records import RunStatus, StepResult, WorkflowRun
+from ..records import RunStatus, StepResult, StepStatus, WorkflowRun
 from ..storage.base import StorageAdapter, SupportsCancel
 from .app import load_engine, validating_engine
 from .database import database_location, opened
@@ -24,6 +24,7 @@ from .render import compact, duration, local_time, shorten, table, terminal_widt
 __all__ = ["Cursor", "find_run", "register", "show_run"]
 
 _RESUMABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
+_FINISHED_STEPS = (StepStatus.COMPLETED, StepStatus.COMPLETED_EARLY)
 
 
 class Cursor:
@@ -104,8 +105,16 @@ def _list(args: argparse.Namespace, out: Output) -> int:
 # --- show ------------------------------------------------------------------------------
 
 
+def _detail(step: StepResult) -> str:
+    if step.error is not None:
+        return step.error
+    if step.output is None and step.status not in _FINISHED_STEPS:
+        return ""  # nothing recorded yet: an attempt in flight, a sleep, a wait
+    return compact(step.output)
+
+
 def _step_row(step: StepResult, run: WorkflowRun) -> list[str]:
-    detail = step.error if step.error is not None else compact(step.output)
+    detail = _detail(step)
     attempts = str(step.attempts)
     return [step.name, shown_status(step, run), attempts, local_time(step.updated_at), detail]
 

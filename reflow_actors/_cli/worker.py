@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -68,10 +68,15 @@ def _handlers(handler: Any) -> Iterator[None]:
             signal.signal(number, old)
 
 
-def _wait_for_signal() -> str:
-    """Block the main thread until SIGINT or SIGTERM; return the signal's name."""
+def _wait_for_signal(ready: Callable[[], None]) -> str:
+    """Call ``ready``, then block until SIGINT or SIGTERM; return the signal's name.
+
+    The handlers are in place before ``ready`` runs, so a signal sent as soon
+    as the worker says it has started is handled too.
+    """
     try:
         with _handlers(_first_signal):
+            ready()
             while True:
                 time.sleep(3600)
     except _StopRequested as stop:
@@ -122,12 +127,15 @@ def _announce(out: Output, engine: Engine, what: str, **fields: Any) -> None:
 def _check_database(args: argparse.Namespace, engine: Engine, out: Output) -> None:
     given: str | None = getattr(args, "db", None)
     storage = engine.storage
-    if given and isinstance(storage, SQLiteStorage):
-        if os.path.abspath(storage.path) != os.path.abspath(given):  # noqa: PTH100
-            out.note(
-                f"reflow: note: --db {given} is not the engine's database; "
-                f"the engine uses {storage.path}"
-            )
+    if (
+        given
+        and isinstance(storage, SQLiteStorage)
+        and os.path.abspath(storage.path) != os.path.abspath(given)  # noqa: PTH100
+    ):
+        out.note(
+            f"reflow: note: --db {given} is not the engine's database; "
+            f"the engine uses {storage.path}"
+        )
 
 
 def _worker(args: argparse.Namespace, out: Output) -> int:
@@ -143,8 +151,16 @@ def _worker(args: argparse.Namespace, out: Output) -> int:
     logger.start()
     try:
         engine.start(poll_interval=args.poll_interval)
-        _announce(out, engine, "worker_started", pid=os.getpid(), workflows=sorted(engine.workflows))
-        name = _wait_for_signal()
+        name = _wait_for_signal(
+            lambda: _announce(
+                out,
+                engine,
+                "worker_started",
+                pid=os.getpid(),
+                workflows=sorted(engine.workflows),
+                database=_describe_storage(engine),
+            )
+        )
         with _handlers(_second_signal):
             _announce(out, engine, "worker_stopping", signal=name)
             engine.stop(timeout=_STOP_TIMEOUT)

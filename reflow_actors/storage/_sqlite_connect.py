@@ -13,7 +13,9 @@ index, as any WAL reader does.
 from __future__ import annotations
 
 import math
+import os
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -91,13 +93,9 @@ def open_connection(
     settings: ConnectionSettings, operation: str, *, reader: bool
 ) -> apsw.Connection:
     """Open and configure one connection; failures become a ``StorageError`` for ``operation``."""
-    flags = _READ_ONLY if settings.read_only else _READ_WRITE
-    try:
-        connection = apsw.Connection(
-            settings.path, flags=flags, statementcachesize=_STATEMENT_CACHE
-        )
-    except apsw.Error as error:
-        raise _open_error(settings, operation, error) from error
+    if settings.read_only:
+        return _open_read_only(settings, operation)
+    connection = _connect(settings, operation, settings.path, _READ_WRITE)
     try:
         _configure(connection, settings, operation, reader=reader)
     except BaseException as error:
@@ -108,13 +106,50 @@ def open_connection(
     return connection
 
 
+def _connect(
+    settings: ConnectionSettings, operation: str, name: str, flags: int
+) -> apsw.Connection:
+    try:
+        return apsw.Connection(name, flags=flags, statementcachesize=_STATEMENT_CACHE)
+    except apsw.Error as error:
+        raise _open_error(settings, operation, error) from error
+
+
+def _open_read_only(settings: ConnectionSettings, operation: str) -> apsw.Connection:
+    """A read-only connection; in a directory we cannot write, an immutable one if that is safe.
+
+    Reading a WAL database needs its ``-shm`` index, which SQLite creates if it
+    is missing. Where it cannot (read-only media, a locked-down backup folder)
+    and neither ``-wal`` nor ``-shm`` exists, no writer can be active either,
+    so the file is opened ``immutable``.
+    """
+    try:
+        return _read_only_connection(settings, operation, settings.path, _READ_ONLY)
+    except apsw.CantOpenError as error:
+        if any(os.path.exists(settings.path + end) for end in ("-wal", "-shm")):  # noqa: PTH110
+            raise _open_error(settings, operation, error) from error
+    uri = "file:" + urllib.parse.quote(os.path.abspath(settings.path)) + "?immutable=1"  # noqa: PTH100
+    return _read_only_connection(settings, operation, uri, _READ_ONLY | apsw.SQLITE_OPEN_URI)
+
+
+def _read_only_connection(
+    settings: ConnectionSettings, operation: str, name: str, flags: int
+) -> apsw.Connection:
+    connection = _connect(settings, operation, name, flags)
+    try:
+        connection.set_busy_timeout(settings.busy_timeout_ms)
+        connection.execute("PRAGMA query_only=ON")  # a per-connection setting, not a write
+        connection.execute("PRAGMA user_version").fetchall()  # opens the WAL index, if any
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 def _configure(
     connection: apsw.Connection, settings: ConnectionSettings, operation: str, *, reader: bool
 ) -> None:
     connection.set_busy_timeout(settings.busy_timeout_ms)
-    if settings.read_only:
-        connection.execute("PRAGMA query_only=ON")  # a per-connection setting, not a write
-        return
     if not settings.in_memory:
         if connection.readonly("main"):
             raise StorageError(operation, f"{settings.path!r} is read-only; {_WRITABLE}")
@@ -135,7 +170,9 @@ _WRITABLE = "reflow-actors needs to write the file and create its -wal and -shm 
 
 def _open_error(settings: ConnectionSettings, operation: str, error: apsw.Error) -> StorageError:
     if settings.read_only and isinstance(error, apsw.CantOpenError):
-        return StorageError(operation, f"no database at {settings.path!r} ({error})")
+        if not os.path.exists(settings.path):  # noqa: PTH110 - the path as given, a str
+            return StorageError(operation, f"no database at {settings.path!r} ({error})")
+        return StorageError(operation, f"cannot open {settings.path!r} read-only ({error})")
     if isinstance(error, (apsw.CantOpenError, apsw.ReadOnlyError, apsw.PermissionsError)):
         return StorageError(operation, f"cannot open {settings.path!r} ({error}); {_WRITABLE}")
     return StorageError(operation, f"cannot open {settings.path!r}: {error}")

@@ -17,25 +17,16 @@ enqueued on one machine starts on another without waiting for a poll.
 Install with ``pip install "reflow-actors[postgres]"``. Every driver error
 leaves a method as ``StorageError(operation=<method name>)`` with the psycopg
 error as ``__cause__``; serialization failures and deadlocks are retried a few
-times first.
+times first (:mod:`._pg_connect`).
 """
 
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from reflow_actors.clock import Clock, SystemClock
 from reflow_actors.codec import encode
@@ -60,8 +51,8 @@ from reflow_actors.storage._common import (
     step_for_save,
     unique_names,
 )
+from reflow_actors.storage._pg_connect import Connections, check_options
 from reflow_actors.storage._pg_copy import CopyReport, copy_storage
-from reflow_actors.storage._pg_listen import Listener
 from reflow_actors.storage._pg_schema import migrate
 from reflow_actors.storage._pg_sql import Sql, channel_for, render
 from reflow_actors.storage._translate import closed_error, translate_errors
@@ -71,16 +62,6 @@ __all__ = ["CopyReport", "PostgresStorage", "copy_storage"]
 
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
-
-_ATTEMPTS = 5  # a transaction that hit a serialization failure or deadlock, at most
-# Class 40 errors roll the whole transaction back, so running it again is safe.
-# (psycopg makes these siblings, not subclasses, of TransactionRollback.)
-_TRANSIENT = (
-    psycopg.errors.TransactionRollback,
-    psycopg.errors.SerializationFailure,
-    psycopg.errors.DeadlockDetected,
-)
-_APPLICATION = "reflow-actors"
 
 
 class PostgresStorage:
@@ -115,31 +96,11 @@ class PostgresStorage:
             self._target = conninfo_to_dict(dsn)
         except psycopg.ProgrammingError as error:
             raise ConfigError(f"dsn is not a valid PostgreSQL connection string: {error}") from None
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise ConfigError(f"pool_size must be a positive int; got {pool_size!r}")
-        if (
-            isinstance(connect_timeout, bool)
-            or not isinstance(connect_timeout, (int, float))
-            or not math.isfinite(connect_timeout)
-            or connect_timeout <= 0
-        ):
-            raise ConfigError(
-                f"connect_timeout must be a positive number of seconds; got {connect_timeout!r}"
-            )
-        self._dsn = dsn
+        size, timeout = check_options(pool_size, connect_timeout)
         self._sql: Sql = render(schema)
-        self._pool_size = pool_size
-        self._connect_timeout = float(connect_timeout)
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._lock = threading.Lock()
-        self._pool: ConnectionPool[Conn] | None = None
-        self._listener = Listener(self._connect, channel_for(schema), f"reflow-pg-listen[{schema}]")
-        self._closed = False
-        self._retrying = Retrying(
-            stop=stop_after_attempt(_ATTEMPTS),
-            wait=wait_random_exponential(multiplier=0.01, max=0.25),
-            retry=retry_if_exception_type(_TRANSIENT),
-            reraise=True,
+        self._connections = Connections(
+            dsn, name=schema, channel=channel_for(schema), pool_size=size, connect_timeout=timeout
         )
 
     def __repr__(self) -> str:
@@ -156,53 +117,12 @@ class PostgresStorage:
         """The ``LISTEN``/``NOTIFY`` channel engines on this schema share."""
         return channel_for(self.schema)
 
-    # -- connections -----------------------------------------------------------------
-
-    def _connect_kwargs(self) -> dict[str, Any]:
-        return {
-            "autocommit": True,
-            "connect_timeout": max(2, math.ceil(self._connect_timeout)),
-            "fallback_application_name": _APPLICATION,
-        }
-
-    def _connect(self) -> Conn:
-        """A dedicated connection outside the pool (the ``LISTEN`` thread's)."""
-        return psycopg.connect(self._dsn, **self._connect_kwargs())
-
-    def _open(self, operation: str) -> ConnectionPool[Conn]:
-        with self._lock:
-            if self._closed:
-                raise closed_error(operation)
-            if self._pool is None:
-                pool: ConnectionPool[Conn] = ConnectionPool(
-                    self._dsn,
-                    min_size=min(2, self._pool_size),
-                    max_size=self._pool_size,
-                    kwargs=self._connect_kwargs(),
-                    open=False,
-                    name=f"reflow-{self.schema}",
-                    timeout=max(30.0, self._connect_timeout),
-                )
-                try:
-                    pool.open(wait=True, timeout=self._connect_timeout)
-                except BaseException:
-                    pool.close(timeout=0)  # stop its reconnect workers
-                    raise
-                self._pool = pool
-            return self._pool
-
     def _run(self, operation: str, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` on a pooled connection, retrying transient transaction failures."""
-        pool = self._pool
-        if pool is None or self._closed:
-            pool = self._open(operation)
-        for attempt in self._retrying.copy():
-            with attempt, pool.connection() as connection:
-                return work(connection)
-        raise AssertionError("unreachable: Retrying reraises")  # pragma: no cover
+        """Run ``work`` on a pooled connection (retrying transient transaction failures)."""
+        return self._connections.run(operation, work)
 
     def _check_open(self, operation: str) -> None:
-        if self._closed:
+        if self._connections.closed:
             raise closed_error(operation)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -216,14 +136,7 @@ class PostgresStorage:
     @translate_errors
     def close(self) -> None:
         """Stop listening and close every connection; later calls raise ``StorageError``."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            pool, self._pool = self._pool, None
-        self._listener.close()
-        if pool is not None:
-            pool.close(timeout=5.0)
+        self._connections.close()
 
     @translate_errors
     def subscribe_wakeups(self, callback: Callable[[], None]) -> Callable[[], None]:
@@ -234,7 +147,7 @@ class PostgresStorage:
         stale leases) are found by the engine's poll. Returns the unsubscribe.
         """
         self._check_open("subscribe_wakeups")
-        return self._listener.subscribe(callback)
+        return self._connections.listener.subscribe(callback)
 
     # -- runs ------------------------------------------------------------------------
 
