@@ -16,6 +16,7 @@ from typing import Any
 from .._frozen import freeze_steps
 from ..context import AbortSignal, ConditionContext, StepContext
 from ..errors import (
+    InputValidationError,
     LeaseExpiredError,
     RunControlError,
     SerializationError,
@@ -287,7 +288,10 @@ class UnitRunner:
         run, storage = self.run, self.runtime.storage
         row = self.rows.get(unit.name)
         if row is not None and row.status is StepStatus.COMPLETED:
-            return Replayed(unit.schema.load(row.output), {unit.name: row.output})
+            loaded = _load_payload(unit, row.output)
+            if isinstance(loaded, Fail):
+                return loaded
+            return Replayed(loaded, {unit.name: row.output})
         resumed = row is not None and row.status is StepStatus.WAITING
         if not resumed:
             yield from self.emit(StepStart(run.id, run.workflow, unit.name))
@@ -297,7 +301,10 @@ class UnitRunner:
         if taken:
             self.rows[unit.name] = self._row(unit.name, StepStatus.COMPLETED, payload)
             event = StepComplete(run.id, run.workflow, unit.name, payload, 0)
-            return Advance(unit.schema.load(payload), (), event, {unit.name: payload})
+            loaded = _load_payload(unit, payload)
+            if isinstance(loaded, Fail):
+                return loaded
+            return Advance(loaded, (), event, {unit.name: payload})
         now = self.runtime.clock.now_ms()
         if resumed:
             assert row is not None
@@ -316,6 +323,21 @@ class UnitRunner:
 
     def _consumed(self, name: str, payload: Any) -> list[StepResult]:
         return [self._row(name, StepStatus.COMPLETED, payload)]
+
+
+def _load_payload(unit: WaitUnit, payload: Any) -> Any:
+    """What the next step receives for a consumed event, or the wait's failure.
+
+    Payloads are validated when sent; one stored without validation (written
+    straight to storage) that the schema cannot load fails the run at the wait.
+    """
+    try:
+        return unit.schema.load(payload)
+    except Exception as error:
+        what = f'Event "{unit.name}" payload'
+        invalid = InputValidationError(what, [str(error) or type(error).__name__])
+        invalid.__cause__ = error
+        return Fail(unit.name, invalid)
 
 
 def _merge(unit: ParallelUnit, outputs: dict[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,10 @@ changing it: a claim is "select one eligible row, lock it, update it" (SQLite's
 ``BEGIN IMMEDIATE``; PostgreSQL's ``SELECT ... FOR UPDATE SKIP LOCKED``), and
 every other write is a single conditional statement or a short transaction.
 
-The engine also uses two optional methods when an adapter has them
-(:class:`SupportsClaimBatch`, :class:`SupportsProgress`); they fold several
-Protocol calls into one transaction and are never required.
+The engine also uses optional methods when an adapter has them
+(:class:`SupportsClaimBatch`, :class:`SupportsProgress`, :class:`SupportsCancel`,
+:class:`SupportsConsumeEvent`, :class:`SupportsWakeups`); they fold several
+Protocol calls into one transaction, or push wake-ups, and are never required.
 """
 
 from __future__ import annotations

@@ -112,6 +112,32 @@ def test_a_model_schema_gives_the_next_step_a_model_instance(durable: Durable) -
 
 
 @pytest.mark.timeout(10)
+def test_a_payload_stored_without_validation_that_the_schema_cannot_load_fails_the_run(
+    durable: Durable,
+) -> None:
+    # send_event validates; a payload written straight to storage (e.g. by a tool)
+    # is not. It must fail the run at the wait, not crash its supervisor forever.
+    workflow = (
+        create_workflow("unchecked-approval")
+        .wait_for_event("approval", schema=Approval)
+        .step("finish", lambda ctx: ctx.prev.approved_by)
+    )
+    storage = durable.memory()
+    engine = durable.engine(storage, [workflow])
+    run = engine.enqueue(workflow, None)
+    engine.tick()
+    storage.deliver_event(run.id, "approval", {"approved_by": 42, "unexpected": True})
+    engine.tick()
+    assert status_of(engine, run.id) is RunStatus.FAILED
+    info = info_of(engine, run.id)
+    wait = row(info, "approval")
+    assert wait.status == "failed"
+    assert wait.error is not None
+    assert wait.error.startswith('InputValidationError: Event "approval" payload')
+    assert info.step("finish") is None
+
+
+@pytest.mark.timeout(10)
 def test_an_asynchronous_schema_is_refused_at_send_time_and_nothing_is_stored(
     durable: Durable,
 ) -> None:
