@@ -52,17 +52,23 @@ class Row:
     runs_per_s: float
 
     def markdown(self) -> str:
-        return (
-            f"| {self.storage} | {self.workflow} | {self.runs} | {self.concurrency} x {self.engines} "
-            f"| {self.enqueue_per_s:,.0f} | {self.runs_per_s:,.0f} "
-            f"| {self.runs_per_s * self.steps:,.0f} |"
-        )
+        shape = f"{self.concurrency} x {self.engines}"
+        rates = f"{self.enqueue_per_s:,.0f} | {self.runs_per_s:,.0f}"
+        steps = f"{self.runs_per_s * self.steps:,.0f}"
+        return f"| {self.storage} | {self.workflow} | {self.runs} | {shape} | {rates} | {steps} |"
 
 
-def _workflow(steps: int):
+def _step(index: int) -> Callable[[Any], Any]:
+    def handler(_ctx: Any) -> Any:
+        return {"i": index}
+
+    return handler
+
+
+def _workflow(steps: int) -> Any:
     workflow = create_workflow(f"steps{steps}")
     for index in range(steps):
-        workflow = workflow.step(f"s{index}", lambda ctx, i=index: {"i": i})
+        workflow = workflow.step(f"s{index}", _step(index))
     return workflow
 
 

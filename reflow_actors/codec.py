@@ -57,7 +57,12 @@ class _Refused(Exception):  # noqa: N818 - internal control flow, never seen by 
 
 
 def _key_part(key: str) -> str:
-    return f".{key}" if key.isidentifier() else f"[{orjson.dumps(key).decode()}]"
+    if key.isidentifier():
+        return f".{key}"
+    try:
+        return f"[{orjson.dumps(key).decode()}]"
+    except orjson.JSONEncodeError:  # a key that is not valid text itself
+        return f"[{key!r}]"
 
 
 def _refusal(value: object) -> str:
@@ -184,7 +189,10 @@ def encode(value: Any, path: str = "value") -> str:
 def _utc_dates(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and isinstance(value.get(DATE_KEY), str):
-            instant = _parse_date(value[DATE_KEY]).astimezone(timezone.utc)
+            try:
+                instant = _parse_date(value[DATE_KEY]).astimezone(timezone.utc)
+            except OverflowError:  # at the edge of year 1 or 9999: compare as written
+                return value
             return {DATE_KEY: instant.isoformat()}
         return {key: _utc_dates(item) for key, item in value.items()}
     if isinstance(value, list):

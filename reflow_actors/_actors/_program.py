@@ -102,6 +102,8 @@ class RunProgram(UnitRunner):
                 saved = yield from self.save(rows)
                 if not saved:
                     raise LeaseExpiredError(run.id)
+                for saved_row in rows:
+                    self.rows[saved_row.name] = saved_row
             self._take(result.output, result.outputs)
             if result.event is not None:
                 yield from self.emit(result.event)

@@ -1,0 +1,1 @@
+"""PostgreSQL adapter tests; they need a server: see ``.ci/postgres.sh``."""
