@@ -55,7 +55,7 @@ def workflow(steps: int, record: dict[str, float] | None = None) -> Workflow[Any
 
     built: Workflow[Any, Any] = create_workflow("bench").step("s0", first)
     for index in range(1, steps):
-        built = built.step(f"s{index}", lambda ctx: {"i": 1})
+        built = built.step(f"s{index}", lambda _ctx: {"i": 1})
     return built
 
 
@@ -105,7 +105,8 @@ def timed_drain(options: argparse.Namespace, storage: StorageAdapter, steps: int
     elapsed = time.perf_counter() - started
     engine.stop()
     info = engine.get_run_status(ids[-1])
-    assert info is not None and info.run.status == "completed", info
+    assert info is not None
+    assert info.run.status == "completed", info
     return elapsed
 
 

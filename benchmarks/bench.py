@@ -92,7 +92,8 @@ def machine() -> str:
                 break
     except OSError:
         model = platform.processor()
-    return f"{platform.system()} {platform.machine()}, {cpus} cores ({model}), Python {platform.python_version()}"
+    python = platform.python_version()
+    return f"{platform.system()} {platform.machine()}, {cpus} cores ({model}), Python {python}"
 
 
 def fsync_rate(directory: str) -> float:

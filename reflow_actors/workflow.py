@@ -325,8 +325,9 @@ class Workflow(Generic[InputT, PrevT]):
         type) for that dict when the branches return different types; it only
         informs the type checker. (A dict literal that mixes bare handlers and
         ``Branch`` objects needs ``output=``, or every value wrapped in
-        ``Branch``: type checkers join its values to ``object``.) The group is fail-fast: the first branch to
-        fail aborts its siblings' signals and fails the run.
+        ``Branch``: type checkers join its values to ``object``.) The group is
+        fail-fast: the first branch to fail aborts its siblings' signals and
+        fails the run.
         """
         del output
         if not isinstance(branches, Mapping):

@@ -505,8 +505,6 @@ def test_values_equal_false(left, right):
 
 
 def test_values_equal_compares_datetimes_as_instants():
-    from datetime import timedelta, timezone
-
     plus_two = timezone(timedelta(hours=2))
     assert values_equal(
         datetime(2025, 6, 15, 14, tzinfo=plus_two), datetime(2025, 6, 15, 12, tzinfo=UTC)

@@ -28,8 +28,8 @@ from ..errors import (
 )
 from ..events import Event, RunComplete, RunFailed, RunStart
 from ..records import RunStatus, StepResult, StepStatus
-from ._markers import markers_for
 from ._base import tell_quietly
+from ._markers import markers_for
 from ._messages import Delay, Execute, Executed, RunOutcome, RunSettling
 from ._outcomes import PASS, Fail, Finish, Replayed, Suspend
 from ._units import UnitRunner
@@ -94,9 +94,7 @@ class RunProgram(UnitRunner):
             last = index + 1 == len(units)
             if last:
                 self._take(result.output, result.outputs)
-                return (
-                    yield from self._finish(result.rows, result.event, self.prev)
-                )
+                return (yield from self._finish(result.rows, result.event, self.prev))
             rows = [*result.rows, *markers_for(units[index + 1], self.rows, run.id)]
             if rows:
                 saved = yield from self.save(rows)

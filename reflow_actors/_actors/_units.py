@@ -320,7 +320,6 @@ class UnitRunner:
             raise LeaseExpiredError(run.id)
         return Suspend(deadline)
 
-
     def _consumed(self, name: str, payload: Any) -> list[StepResult]:
         return [self._row(name, StepStatus.COMPLETED, payload)]
 

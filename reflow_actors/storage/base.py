@@ -150,7 +150,7 @@ class StorageAdapter(Protocol):
         ...
 
     def upsert_schedule(self, schedule: WorkflowSchedule) -> WorkflowSchedule:
-        """Insert or update by key; keep the stored ``next_run_at`` if the recurrence is unchanged."""
+        """Upsert by key, keeping the stored ``next_run_at`` if the recurrence is unchanged."""
         ...
 
     def claim_due_schedule(
@@ -251,9 +251,11 @@ class SupportsConsumeEvent(Protocol):
         event_name: str,
         rows: Callable[[Any], Sequence[StepResult]],
     ) -> TakenEvent | None:
-        """If the lease is held and an event of that name is buffered, remove the oldest
-        one, upsert ``rows(payload)`` and return it; otherwise change nothing and
-        return ``None``.
+        """Take the oldest buffered event of that name and record ``rows(payload)``.
+
+        Only if the lease is held and such an event exists: then remove the
+        event, upsert ``rows(payload)`` and return it. Otherwise change nothing
+        and return ``None``.
         """
         ...
 
