@@ -35,7 +35,7 @@ from reflow_actors.storage._common import (
     step_for_save,
     unique_names,
 )
-from reflow_actors.storage._memory_rows import RunRow, eligible
+from reflow_actors.storage._memory_rows import PendingQueue, RunRow, eligible
 from reflow_actors.storage._memory_tables import EventBuffer, ScheduleTable, StepTable, StepWrite
 from reflow_actors.storage._translate import closed_error, translate_errors
 from reflow_actors.storage.base import ClaimedRun, Prepare
@@ -65,8 +65,10 @@ class MemoryStorage:
         self._closed = False
         self._seq = itertools.count()
         self._runs: dict[str, RunRow] = {}
-        # Runs that are not terminal: claims scan these, not the whole history.
-        self._live: dict[str, RunRow] = {}
+        # Claims never scan the history: pending runs wait in a queue in claim
+        # order, and only running, sleeping and waiting runs are scanned.
+        self._pending = PendingQueue()
+        self._active: dict[str, RunRow] = {}
         self._keys: dict[tuple[str, str], RunRow] = {}
         self._steps = StepTable(self._seq)
         self._events = EventBuffer(self._seq)
@@ -89,10 +91,16 @@ class MemoryStorage:
         wake_at: int | None = None,
     ) -> None:
         row.set_status(status, lease_id, now, wake_at)
-        if status in TERMINAL_STATUSES:
-            self._live.pop(row.id, None)
+        self._track(row)
+
+    def _track(self, row: RunRow) -> None:
+        if row.status is _PENDING:
+            self._active.pop(row.id, None)
+            self._pending.push(row)
+        elif row.status in TERMINAL_STATUSES:
+            self._active.pop(row.id, None)
         else:
-            self._live[row.id] = row
+            self._active[row.id] = row
 
     def _held(self, run_id: str, lease_id: str) -> RunRow | None:
         run = self._runs.get(run_id)
@@ -114,7 +122,8 @@ class MemoryStorage:
         with self._lock:
             self._closed = True
             self._runs.clear()
-            self._live.clear()
+            self._pending.clear()
+            self._active.clear()
             self._keys.clear()
             self._steps.clear()
             self._events.clear()
@@ -139,8 +148,7 @@ class MemoryStorage:
             row = RunRow(run, encoded, status)
             row.seq = next(self._seq)
             self._runs[run.id] = row
-            if status not in TERMINAL_STATUSES:
-                self._live[run.id] = row
+            self._track(row)
             if key is not None:
                 self._keys[(run.workflow, key)] = row
             return CreatedRun(row.record(), created=True)
@@ -189,19 +197,29 @@ class MemoryStorage:
             if not names or limit < 1:
                 return []
             now = self._clock.now_ms()
-            chosen = eligible(self._live.values(), names, limit, stale_before, now)
+            chosen = self._pending.take(self._runs, names, limit)
+            if len(chosen) < limit:
+                rest = limit - len(chosen)
+                chosen += eligible(self._active.values(), names, rest, stale_before, now)
             # Plan everything first (leases, prepared rows, their encoding) and
             # mutate only once all of it succeeded: a failing prepare claims nothing.
             leases = [new_id() for _ in chosen]
             writes: list[StepWrite] = []
-            for row, lease in zip(chosen, leases, strict=True):
-                if prepare is not None:
-                    run = row.record(status=_RUNNING, updated_at=now, lease_id=lease)
-                    extra = owned_steps(row.id, prepare(run, self._steps.records(row.id)) or ())
-                    writes.extend((step, encode(step.output, "output")) for step in extra)
-            self._steps.check_ids(operation, writes)
+            try:
+                for row, lease in zip(chosen, leases, strict=True):
+                    if prepare is not None:
+                        run = row.record(status=_RUNNING, updated_at=now, lease_id=lease)
+                        extra = owned_steps(row.id, prepare(run, self._steps.records(row.id)) or ())
+                        writes.extend((step, encode(step.output, "output")) for step in extra)
+                self._steps.check_ids(operation, writes)
+            except BaseException:
+                for row in chosen:
+                    if row.status is _PENDING:
+                        self._pending.push(row)  # nothing was claimed: queue them again
+                raise
             for row, lease in zip(chosen, leases, strict=True):
                 row.status, row.lease_id, row.wake_at, row.updated_at = _RUNNING, lease, None, now
+                self._active[row.id] = row
             for step, output in writes:
                 self._steps.write(step, output, now)
             return [
