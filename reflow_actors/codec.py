@@ -20,7 +20,7 @@ form reflow-ts uses, so the two can read each other's values.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -43,6 +43,7 @@ UNDEFINED_KEY = "__reflowUndefined__"
 _RESERVED = frozenset({DATE_KEY, UNDEFINED_KEY})
 _DATE_MARK = DATE_KEY.encode()
 _UNDEFINED_MARK = UNDEFINED_KEY.encode()
+_YEAR_ONE = datetime(1, 1, 1)  # naive on purpose: arithmetic on wall-clock fields
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
@@ -186,14 +187,22 @@ def encode(value: Any, path: str = "value") -> str:
     return _dumps(to_plain(value, path), path).decode()
 
 
+def _instant(moment: datetime) -> str:
+    """The moment in UTC, or (where UTC is outside datetime's range) microseconds from 0001."""
+    try:
+        return moment.astimezone(timezone.utc).isoformat()
+    except OverflowError:
+        pass
+    offset = moment.utcoffset() or timedelta(0)
+    since = moment.replace(tzinfo=None) - _YEAR_ONE - offset
+    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+    return f"{micros}us"
+
+
 def _utc_dates(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and isinstance(value.get(DATE_KEY), str):
-            try:
-                instant = _parse_date(value[DATE_KEY]).astimezone(timezone.utc)
-            except OverflowError:  # at the edge of year 1 or 9999: compare as written
-                return value
-            return {DATE_KEY: instant.isoformat()}
+            return {DATE_KEY: _instant(_parse_date(value[DATE_KEY]))}
         return {key: _utc_dates(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_utc_dates(item) for item in value]

@@ -42,10 +42,13 @@ class StepTable:
         multi-row write all-or-nothing here too.
         """
         taken: dict[str, tuple[str, str]] = {}
+        written: set[tuple[str, str]] = set()
         for step, _output in writes:
             target = (step.run_id, step.name)
-            if not step.id or step.name in self._by_run.get(step.run_id, {}):
-                continue  # storage assigns the id, or the existing row keeps its own
+            updates = target in written or step.name in self._by_run.get(step.run_id, {})
+            written.add(target)
+            if not step.id or updates:
+                continue  # storage assigns the id, or the row (new or old) keeps its own
             owner = self._by_id.get(step.id)
             holder = (owner.run_id, owner.name) if owner is not None else taken.get(step.id)
             if holder is not None and holder != target:
