@@ -117,6 +117,7 @@ class StepPool:
         self._busy = 0
         self._running: dict[int, threading.Thread] = {}
         self._abandoned: dict[int, threading.Thread] = {}
+        self._detached: set[int] = set()
         self._tokens = itertools.count(1)
         self._closed = False
 
@@ -137,6 +138,8 @@ class StepPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the engine is stopped")
+            if reply_to is None:
+                self._detached.add(token)
             self._busy += 1
             ref = self._idle.pop() if self._idle else None
             if ref is None:
@@ -158,12 +161,16 @@ class StepPool:
         """A StepActor began the job ``token`` on ``thread``."""
         with self._lock:
             self._running[token] = thread
+            if token in self._detached:
+                # Nobody waits for a detached job (on_error): stop() must not either.
+                self._abandoned[token] = thread
 
     def ended(self, token: int) -> None:
         """The job ``token`` returned (on time or late)."""
         with self._lock:
             self._running.pop(token, None)
             self._abandoned.pop(token, None)
+            self._detached.discard(token)
 
     def abandon(self, token: int) -> None:
         """Nobody waits for job ``token`` any more (it timed out or its run was aborted)."""

@@ -153,7 +153,7 @@ def _configure(
     if not settings.in_memory:
         if connection.readonly("main"):
             raise StorageError(operation, f"{settings.path!r} is read-only; {_WRITABLE}")
-        mode = connection.execute("PRAGMA journal_mode=WAL").fetchall()[0][0]
+        mode = _switch_to_wal(connection)
         if str(mode).lower() != "wal":
             raise StorageError(operation, f"could not switch {settings.path!r} to WAL (got {mode})")
     # Constant strings only: PRAGMA takes no bindings, and "FULL"/"NORMAL" were validated.
@@ -163,6 +163,20 @@ def _configure(
         connection.execute("PRAGMA synchronous=NORMAL")
     if reader:
         connection.execute("PRAGMA query_only=ON")
+
+
+def _switch_to_wal(connection: apsw.Connection) -> object:
+    # Switching a new file to WAL needs a lock SQLite will not wait for (no busy
+    # handler): several processes opening one fresh file retry a few times.
+    for attempt in Retrying(
+        stop=stop_after_attempt(20),
+        wait=wait_random_exponential(multiplier=0.005, max=0.25),
+        retry=retry_if_exception_type((apsw.BusyError, apsw.LockedError)),
+        reraise=True,
+    ):
+        with attempt:
+            return connection.execute("PRAGMA journal_mode=WAL").fetchall()[0][0]
+    raise AssertionError("unreachable: Retrying either returns or reraises")  # pragma: no cover
 
 
 _WRITABLE = "reflow-actors needs to write the file and create its -wal and -shm files next to it"

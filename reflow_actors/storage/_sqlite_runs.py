@@ -132,6 +132,13 @@ def claim(
     return claimed
 
 
+def claimable(
+    connection: apsw.Connection, names: list[str], stale_before: int | None, now: int
+) -> bool:
+    """Whether a claim would find anything (a read: no write lock taken)."""
+    return bool(_eligible(connection, names, 1, stale_before, now))
+
+
 def _eligible(
     connection: apsw.Connection,
     names: list[str],

@@ -65,6 +65,11 @@ def upsert(
     return schedule_from_row(connection.execute(_SELECT, (schedule.key,)).fetchall()[0])
 
 
+def any_due(connection: apsw.Connection, names: list[str], now: int) -> bool:
+    """Whether a schedule of ``names`` is due at ``now`` (a read: no write lock taken)."""
+    return bool(connection.execute(_DUE, (now, names_json(names))).fetchall())
+
+
 def claim_due(
     connection: apsw.Connection, names: list[str], now: int, stamp: int
 ) -> WorkflowSchedule | None:

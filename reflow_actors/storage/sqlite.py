@@ -239,6 +239,10 @@ class SQLiteStorage:
         if not names:
             return None
         now = self._clock.now_ms
+        if not self._read(
+            "claim_next_run", lambda c: run_sql.claimable(c, names, stale_before, now())
+        ):
+            return None
         claimed = self._write(
             "claim_next_run", lambda c: run_sql.claim(c, names, 1, stale_before, now())
         )
@@ -262,6 +266,8 @@ class SQLiteStorage:
         if not names or limit < 1:
             return []
         now = self._clock.now_ms
+        if not self._read("claim_runs", lambda c: run_sql.claimable(c, names, stale_before, now())):
+            return []  # nothing to claim: no write lock taken
         return self._write(
             "claim_runs",
             lambda c: step_sql.claim_with_steps(
@@ -432,6 +438,9 @@ class SQLiteStorage:
         if not names:
             return None
         stamp = self._clock.now_ms
+        # An idle poll must not take the write lock that other processes need.
+        if not self._read("claim_due_schedule", lambda c: schedule_sql.any_due(c, names, now)):
+            return None
         return self._write(
             "claim_due_schedule", lambda c: schedule_sql.claim_due(c, names, now, stamp())
         )

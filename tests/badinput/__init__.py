@@ -1,0 +1,1 @@
+"""The bad-input catalogue: each bad input, the specific error, and what is (not) written."""

@@ -1,0 +1,1 @@
+"""Contention: several engine processes enqueue and drain runs on one SQLite file."""
