@@ -182,7 +182,7 @@ def main(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", default="ai-pipeline.db", help="the reflow database file")
     parser.add_argument("--crash-after-summarize", action="store_true")
     arguments = parser.parse_args()

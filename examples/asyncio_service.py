@@ -92,7 +92,7 @@ def make_engine(path: str = "quotes.db") -> Engine:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--db", default="quotes.db")
     options = parser.parse_args()

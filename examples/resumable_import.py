@@ -200,7 +200,7 @@ def main(path: str = "import-demo.db", crash_after: int | None = None) -> dict[s
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", default="import-demo.db", help="the reflow database file")
     parser.add_argument(
         "--crash-after", type=int, default=None, help="die after importing this many batches"

@@ -24,7 +24,7 @@ def _pydantic_issues(error: Exception) -> list[str] | None:
     if not callable(errors):
         return None
     try:
-        details = errors()
+        details: Any = errors()
     except Exception:
         return None
     issues: list[str] = []
@@ -55,7 +55,7 @@ class Schema:
                 f"callable; got {target!r}"
             )
         self._kind = kind
-        self._target = target
+        self._target: Any = target
 
     @property
     def target(self) -> Any:

@@ -146,7 +146,7 @@ class Branch(Generic[InputT, PrevT, OutT]):
 
     @overload
     def __init__(
-        self: Branch[InputT, PrevT, OutT],
+        self,
         handler: Callable[[StepContext[InputT, PrevT]], Awaitable[OutT]],
         *,
         retry: Retry | None = None,
@@ -155,7 +155,7 @@ class Branch(Generic[InputT, PrevT, OutT]):
 
     @overload
     def __init__(
-        self: Branch[InputT, PrevT, OutT],
+        self,
         handler: Callable[[StepContext[InputT, PrevT]], OutT],
         *,
         retry: Retry | None = None,

@@ -17,7 +17,7 @@ import asyncio
 import itertools
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 import pykka
 
@@ -73,7 +73,7 @@ class StepActor(BaseActor):
         if message.reply_to is not None:
             # A requester that moved on (a timeout, a halted run) gets no late result.
             tell_quietly(message.reply_to, outcome)
-        self._pool.release(self.actor_ref)
+        self._pool.release(cast("pykka.ActorRef[StepActor]", self.actor_ref))
         return None
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, Any], signal: AbortSignal | None) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pykka
 
@@ -79,7 +79,9 @@ class ActorSystem:
         subscribe = getattr(self.runtime.storage, "subscribe_wakeups", None)
         if callable(subscribe):
             dispatcher = self.dispatcher
-            self._unsubscribe = subscribe(lambda: tell_quietly(dispatcher, Wake()))
+            self._unsubscribe = cast(
+                "Callable[[], None]", subscribe(lambda: tell_quietly(dispatcher, Wake()))
+            )
 
     def tick(self) -> int:
         """Claim up to the free slots and wait for those runs to finish or suspend."""

@@ -6,6 +6,9 @@ itself, and operations that need several statements open a transaction with
 or a deadlock has been rolled back entirely by the server, so it is run again,
 at most five times in all, after a short random backoff.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

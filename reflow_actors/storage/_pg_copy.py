@@ -15,6 +15,9 @@ has is skipped, with everything belonging to it. Copy with the engines
 stopped; a run left ``running`` by a crash is copied as such and reclaimed
 once its lease is stale.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

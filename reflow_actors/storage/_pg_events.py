@@ -7,6 +7,9 @@ statement after acquiring the lock and so, under READ COMMITTED, sees what the
 first committed: a wait after a delivery finds the buffered event and leaves
 the run ``pending``; a delivery after a wait finds it ``waiting`` and wakes it.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ that call triggers finds whatever was committed in the gap. A dropped
 connection is retried with a capped backoff for as long as someone listens;
 meanwhile the engines' polls keep everything moving, only later.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Each function takes a pooled connection in autocommit mode: a single
 statement commits by itself, and the multi-statement operations open their
 own transaction with ``connection.transaction()``.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

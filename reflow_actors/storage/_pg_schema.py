@@ -17,6 +17,9 @@ is inserted or updated into ``pending`` (an enqueue, a delivered event waking a
 waiting run, a requeue): listeners on every machine learn there is work the
 moment that transaction commits.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ both SQL adapters share. Text columns that identify or order things are
 ``COLLATE "C"``: byte order, which for UTF-8 is code-point order, the order
 ``MemoryStorage`` and SQLite use, whatever the database's locale.
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 # ruff: noqa: S608 - every statement splices only the constant column lists and the
 # "{s}" schema placeholder (a checked identifier) into constant text; values are bound.

@@ -1,4 +1,7 @@
 """PostgreSQL operations on ``workflow_steps``: fenced upserts, progress, batch claims."""
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 

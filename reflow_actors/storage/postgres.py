@@ -19,6 +19,9 @@ leaves a method as ``StorageError(operation=<method name>)`` with the psycopg
 error as ``__cause__``; serialization failures and deadlocks are retried a few
 times first (:mod:`._pg_connect`).
 """
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (queries are constant templates plus a validated schema identifier; psycopg types
+# query strings as LiteralString, which a template filled in at import is not)
 
 from __future__ import annotations
 
