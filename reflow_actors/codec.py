@@ -20,6 +20,7 @@ form reflow-ts uses, so the two can read each other's values.
 from __future__ import annotations
 
 import math
+import threading
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -182,9 +183,35 @@ def _find_unencodable(value: Any, path: str) -> str | None:
     return None
 
 
+_recent = threading.local()
+
+
 def encode(value: Any, path: str = "value") -> str:
     """Encode ``value`` to JSON text for storage; ``path`` names it in errors."""
+    if value is not None and getattr(_recent, "value", None) is value:
+        text: str = _recent.text
+        _recent.value = _recent.text = None  # one use only
+        return text
     return _dumps(to_plain(value, path), path).decode()
+
+
+def encode_uncached(value: Any, path: str = "value") -> str:
+    """:func:`encode`, never answered from what :func:`decode_fresh` remembered."""
+    return _dumps(to_plain(value, path), path).decode()
+
+
+def decode_fresh(text: str) -> Any:
+    """Decode ``text`` and remember, on this thread, that the result encodes to it.
+
+    The engine encodes a step's output to check it, decodes it to hand it on,
+    and storage encodes that very object again to write it, on the same thread
+    and with no user code in between: the next :func:`encode` of that object
+    (and only the next) is a lookup instead of a second encoding.
+    """
+    value = decode(text)
+    if isinstance(value, (dict, list)):
+        _recent.value, _recent.text = value, text
+    return value
 
 
 def _instant(moment: datetime) -> str:

@@ -33,6 +33,10 @@ class Attempted:
     attempts: int
 
 
+def _keep() -> None:
+    return None
+
+
 def _run_sync(handler: Callable[[Any], Any], context: StepContext[Any, Any], _worker: Any) -> Any:
     return handler(context)
 
@@ -72,7 +76,12 @@ def attempt_sequence(
             if isinstance(reason, RunControlError):
                 raise reason
             return Attempted("error", reason, attempt)
-        signal, unlink = work._child()
+        if timeout is None:
+            # Only a timeout aborts a single attempt; otherwise the attempt stops
+            # exactly when the work does, so it can share the work's signal.
+            signal, unlink = work, _keep
+        else:
+            signal, unlink = work._child()
         context = make_context(signal, attempt)
         used += 1
         try:

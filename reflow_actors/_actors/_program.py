@@ -221,7 +221,7 @@ class RunProgram(UnitRunner):
     def encode_output(self, value: Any, step_name: str) -> Any:
         """Check ``value`` is persistable and within the size limit; return a fresh copy."""
         try:
-            text = codec.encode(value, "output")
+            text = codec.encode_uncached(value, "output")
         except SerializationError as error:
             raise SerializationError(error.path, f'{error.reason} (step "{step_name}")') from None
         limit = self.runtime.options.max_output_bytes
@@ -231,7 +231,7 @@ class RunProgram(UnitRunner):
                 f'step "{step_name}" returned {len(text)} bytes of output, over the '
                 f"{limit}-byte limit (max_output_bytes)",
             )
-        return codec.decode(text)
+        return codec.decode_fresh(text)
 
 
 def _call_handler(handler: Callable[[Any], Any], argument: Any, signal: Any, worker: Any) -> Any:
