@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,25 +22,11 @@ import pytest
 
 from reflow_actors import Engine, Hooks, create_engine
 from reflow_actors.storage import MemoryStorage, SQLiteStorage
+from tests.support import wait_until  # noqa: F401 - re-exported for this package's tests
 
 T = TypeVar("T")
 
 TABLES = ("workflow_runs", "workflow_steps", "workflow_events", "workflow_schedules")
-
-
-def wait_until(
-    predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.005, what: str = ""
-) -> T:
-    """Return ``predicate()`` once it is truthy; ``AssertionError`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            name = what or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"timed out after {timeout}s waiting for {name}")
-        time.sleep(interval)
 
 
 def table_counts(path: str | Path) -> dict[str, int]:

@@ -16,33 +16,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
 
 import apsw
 
+from tests.support import wait_until
+
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(
-    predicate: Callable[[], T],
-    timeout: float = 5.0,
-    interval: float = 0.005,
-    what: str = "",
-) -> T:
-    """Return ``predicate()`` once it is truthy; ``AssertionError`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            name = what or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"timed out after {timeout}s waiting for {name}")
-        time.sleep(interval)
 
 
 def write_lock_free(db: str) -> bool:

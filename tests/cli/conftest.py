@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +23,16 @@ import pytest
 from reflow_actors import Engine, RunStatus, create_engine
 from reflow_actors.cli import main
 from reflow_actors.storage import SQLiteStorage
+from tests import support
 from tests.cli import flows
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy; AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.01)
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, **options: Any) -> T:
+    """:func:`tests.support.wait_until` with this package's longer default deadline."""
+    return support.wait_until(predicate, timeout, **options)
 
 
 @pytest.fixture(autouse=True)

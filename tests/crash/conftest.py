@@ -10,8 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,26 +19,13 @@ import pytest
 from reflow_actors import Engine, RunInfo, create_engine
 from reflow_actors.storage import SQLiteStorage
 from tests.crash import flows, ledger
+from tests.support import wait_until  # noqa: F401 - re-exported for this package's tests
 
 T = TypeVar("T")
 WORKER = Path(__file__).with_name("worker.py")
 
 LEASE = 1.0
 HEARTBEAT = 0.2
-
-
-def wait_until(
-    predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.005, what: str = ""
-) -> T:
-    """Poll ``predicate`` until it returns something truthy; AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
 
 
 class Worker:

@@ -8,7 +8,6 @@ day away is reached with ``clock.advance(...)`` and no real waiting.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,28 +29,13 @@ from reflow_actors import (
 from reflow_actors.clock import Clock
 from reflow_actors.storage import MemoryStorage, SQLiteStorage, StorageAdapter
 from reflow_actors.stream import EventStream
+from tests.support import wait_until  # noqa: F401 - re-exported for this package's tests
 
 START = datetime(2026, 3, 10, 8, 0, tzinfo=timezone.utc)
 """Where every virtual clock of these tests starts (a Tuesday, 08:00 UTC)."""
 
 START_MS = int(START.timestamp() * 1000)
 HOUR = 3600.0
-
-
-def wait_until(
-    predicate: Callable[[], object],
-    timeout: float = 5.0,
-    interval: float = 0.005,
-    message: str = "condition",
-) -> None:
-    """Poll ``predicate`` until truthy; after ``timeout`` s raise ``AssertionError`` naming it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {message}")
-        time.sleep(interval)
 
 
 def drain(stream: EventStream) -> list[Event]:

@@ -8,7 +8,6 @@ engine, closes every storage, and checks that no engine thread was left alive.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ import pytest
 
 from reflow_actors import Engine, Hooks, VirtualClock, create_engine
 from reflow_actors.storage import MemoryStorage, SQLiteStorage
+from tests.support import wait_until
 
 T = TypeVar("T")
 
@@ -33,24 +33,6 @@ _ENGINE_THREADS = (
     "reflow-timers",
     "reflow-aio",
 )
-
-
-def wait_until(
-    predicate: Callable[[], T],
-    timeout: float = 5.0,
-    interval: float = 0.005,
-    message: str | None = None,
-) -> T:
-    """Return ``predicate()`` once it is truthy; ``AssertionError`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            what = message or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"condition not met within {timeout}s: {what}")
-        time.sleep(interval)
 
 
 def _engine_threads() -> set[threading.Thread]:

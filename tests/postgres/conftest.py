@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+
+from tests import support
 
 DSN_VARIABLE = "REFLOW_TEST_POSTGRES_DSN"
 HINT = 'start one with: eval "$(bash .ci/postgres.sh)"'
@@ -105,15 +106,6 @@ def make_storage(dsn: str, schema: str) -> Iterator[Callable[..., Any]]:
         storage.close()
 
 
-def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, what: str = ""
-) -> T:
-    """Poll ``predicate`` until it returns something truthy; AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what or predicate}")
-        time.sleep(interval)
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, **options: Any) -> T:
+    """:func:`tests.support.wait_until` with this package's longer default deadline."""
+    return support.wait_until(predicate, timeout, **options)

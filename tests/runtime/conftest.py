@@ -25,26 +25,9 @@ from reflow_actors import Hooks, create_engine
 from reflow_actors.engine import Engine
 from reflow_actors.records import RunStatus, StepResult, WorkflowRun, WorkflowSchedule
 from reflow_actors.storage import MemoryStorage, SQLiteStorage
+from tests.support import wait_until  # noqa: F401 - re-exported for this package's tests
 
 # --- waiting ------------------------------------------------------------------------
-
-
-def wait_until(
-    predicate: Callable[[], Any],
-    timeout: float = 5.0,
-    interval: float = 0.005,
-    message: str | None = None,
-) -> Any:
-    """Poll ``predicate`` until it is truthy and return its value; AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            what = message or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
-        time.sleep(interval)
 
 
 def stays_false(
