@@ -65,8 +65,23 @@ def _check_handler(handler: object, what: str) -> Callable[..., Any]:
     return handler
 
 
+class _Attempts:
+    """What a step and a branch share: attempts under a retry policy and a timeout."""
+
+    __slots__ = ()
+    timeout: float | None
+    retry: Retry | None
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        """The unit's own timeout, else its retry policy's."""
+        if self.timeout is not None:
+            return self.timeout
+        return self.retry.timeout if self.retry is not None else None
+
+
 @dataclass(frozen=True, slots=True)
-class StepUnit:
+class StepUnit(_Attempts):
     """A sequential step: its handler, retry policy, per-attempt timeout and condition."""
 
     name: str
@@ -76,16 +91,9 @@ class StepUnit:
     when: Predicate | None = None
     is_async: bool = False
 
-    @property
-    def attempt_timeout(self) -> float | None:
-        """The step's own timeout, else its retry policy's."""
-        if self.timeout is not None:
-            return self.timeout
-        return self.retry.timeout if self.retry is not None else None
-
 
 @dataclass(frozen=True, slots=True)
-class BranchUnit:
+class BranchUnit(_Attempts):
     """One branch of a parallel group."""
 
     name: str
@@ -93,13 +101,6 @@ class BranchUnit:
     retry: Retry | None = None
     timeout: float | None = None
     is_async: bool = False
-
-    @property
-    def attempt_timeout(self) -> float | None:
-        """The branch's own timeout, else its retry policy's."""
-        if self.timeout is not None:
-            return self.timeout
-        return self.retry.timeout if self.retry is not None else None
 
 
 @dataclass(frozen=True, slots=True)
