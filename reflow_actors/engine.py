@@ -15,7 +15,6 @@ The actor system is built on first use (``start()``, ``tick()``, or
 from __future__ import annotations
 
 import atexit
-import math
 import threading
 import time
 import weakref
@@ -24,15 +23,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._actors._messages import Wake
-from ._actors._runtime import Options
 from ._actors.event_bus import EventBus
 from ._actors.system import ActorSystem
+from ._config import engine_options, positive_seconds, registered_workflows
 from ._operations import Operations
 from .clock import Clock, SystemClock
-from .errors import ConfigError, DuplicateWorkflowError, RunNotFoundError
+from .errors import RunNotFoundError
 from .events import Hooks
 from .records import RunInfo, RunStatus, WorkflowRun, WorkflowSchedule
-from .schedule import Duration, parse_duration
+from .schedule import Duration
 from .storage._translate import translated
 from .storage.base import StorageAdapter
 from .stream import EventStream, check_buffer_size
@@ -51,13 +50,6 @@ DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def _positive_seconds(value: Duration, what: str) -> float:
-    seconds = parse_duration(value, what=what)
-    if seconds <= 0 or not math.isfinite(seconds):
-        raise ConfigError(f"{what} must be a positive duration; got {value!r}")
-    return seconds
-
-
 class Engine:
     """Runs workflows durably on a storage adapter; create it with :func:`create_engine`."""
 
@@ -73,45 +65,18 @@ class Engine:
         clock: Clock | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ConfigError(f"concurrency must be an int >= 1; got {concurrency!r}")
-        lease = _positive_seconds(lease_duration, "lease_duration")
-        if heartbeat_interval is None:
-            heartbeat = lease / 3
-        else:
-            heartbeat = _positive_seconds(heartbeat_interval, "heartbeat_interval")
-            if heartbeat >= lease:
-                raise ConfigError(
-                    f"heartbeat_interval ({heartbeat:g}s) must be shorter than "
-                    f"lease_duration ({lease:g}s)"
-                )
-        if (
-            isinstance(max_output_bytes, bool)
-            or not isinstance(max_output_bytes, int)
-            or max_output_bytes <= 0
-        ):
-            raise ConfigError(f"max_output_bytes must be a positive int; got {max_output_bytes!r}")
-        if hooks is not None and not isinstance(hooks, Hooks):
-            raise ConfigError(f"hooks must be a Hooks object; got {hooks!r}")
-        registered: dict[str, Workflow[Any, Any]] = {}
-        for workflow in workflows:
-            if not isinstance(workflow, Workflow):
-                raise ConfigError(f"workflows must be Workflow objects; got {workflow!r}")
-            if workflow.name in registered:
-                raise DuplicateWorkflowError(workflow.name)
-            registered[workflow.name] = workflow
-        if not isinstance(storage, StorageAdapter):
-            raise ConfigError(f"storage does not implement StorageAdapter: {storage!r}")
+        options = engine_options(
+            concurrency=concurrency,
+            lease_duration=lease_duration,
+            heartbeat_interval=heartbeat_interval,
+            max_output_bytes=max_output_bytes,
+        )
+        registered = registered_workflows(workflows, storage, hooks)
         self._raw_storage = storage
         self._storage = translated(storage)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._workflows = registered
-        self._options = Options(
-            concurrency=concurrency,
-            lease_ms=round(lease * 1000),
-            heartbeat_interval=heartbeat,
-            max_output_bytes=max_output_bytes,
-        )
+        self._options = options
         self._bus = EventBus(hooks)
         self._operations = Operations(self._storage, self._clock, registered)
         self._lock = threading.RLock()
@@ -199,7 +164,7 @@ class Engine:
         enqueued elsewhere, due sleeps and schedules, and stale leases.
         Calling ``start()`` on a started engine does nothing.
         """
-        interval = _positive_seconds(poll_interval, "poll_interval")
+        interval = positive_seconds(poll_interval, "poll_interval")
         with self._lock:
             system = self._ensure_system()
             if not system.polling:
