@@ -18,7 +18,6 @@ worker. Its ``initialize()`` checks the schema instead of migrating it.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -46,23 +45,16 @@ from reflow_actors.storage._common import (
     step_for_save,
     unique_names,
 )
-from reflow_actors.storage._group_commit import GroupCommit
-from reflow_actors.storage._sqlite_connect import (
-    ReadPool,
-    begin_immediate,
-    connection_settings,
-    open_connection,
-)
-from reflow_actors.storage._sqlite_read_only import check_schema, read_only_error
+from reflow_actors.storage._sqlite_connect import connection_settings
+from reflow_actors.storage._sqlite_handles import Handles
+from reflow_actors.storage._sqlite_read_only import check_schema
 from reflow_actors.storage._sqlite_schema import migrate
-from reflow_actors.storage._translate import closed_error, translate_errors
+from reflow_actors.storage._translate import translate_errors
 from reflow_actors.storage.base import ClaimedRun, Prepare
 
 __all__ = ["SQLiteStorage"]
 
 T = TypeVar("T")
-
-_READERS = 4  # concurrent reads; the engine reads far less than it writes
 
 
 class SQLiteStorage:
@@ -101,10 +93,7 @@ class SQLiteStorage:
         self._durability = durability
         self._read_only = self._settings.read_only
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._lock = threading.Lock()
-        self._writer: GroupCommit | None = None
-        self._readers: ReadPool | None = None
-        self._closed = False
+        self._handles = Handles(self._settings)
 
     def __repr__(self) -> str:
         if self._read_only:
@@ -128,65 +117,22 @@ class SQLiteStorage:
 
     # -- connections -----------------------------------------------------------------
 
-    def _open(self, operation: str) -> GroupCommit:
-        with self._lock:
-            if self._closed:
-                raise closed_error(operation)
-            if self._writer is None:
-                connection = open_connection(self._settings, operation, reader=False)
-                # Readers first: a thread that sees the writer must also see them.
-                if not self._settings.in_memory:
-                    self._readers = ReadPool(self._open_reader, _READERS)
-                self._writer = GroupCommit(connection, begin_immediate)
-            return self._writer
-
-    def _open_read_only(self, operation: str) -> ReadPool:
-        with self._lock:
-            if self._closed:
-                raise closed_error(operation)
-            if self._readers is None:
-                self._readers = ReadPool(self._open_reader, _READERS)
-            return self._readers
-
-    def _open_reader(self, operation: str) -> apsw.Connection:
-        return open_connection(self._settings, operation, reader=True)
-
     def _write(self, operation: str, work: Callable[[apsw.Connection], T]) -> T:
-        if self._read_only:
-            raise read_only_error(operation)
-        writer = self._writer or self._open(operation)
-        return writer.submit(operation, work)
+        return self._handles.write(operation, work)
 
     def _read(self, operation: str, read: Callable[[apsw.Connection], T]) -> T:
-        if self._read_only:
-            return (self._readers or self._open_read_only(operation)).run(operation, read)
-        writer = self._writer or self._open(operation)
-        readers = self._readers
-        if readers is not None:
-            return readers.run(operation, read)
-        # ":memory:" is private to its one connection: read through it, between batches.
-        with writer.connection_lock:
-            if self._closed:
-                raise closed_error(operation)
-            return read(writer.connection)
+        return self._handles.read(operation, read)
 
     def _check_writable(self, operation: str) -> None:
-        if self._closed:
-            raise closed_error(operation)
-        if self._read_only:
-            raise read_only_error(operation)
+        self._handles.check_writable(operation)
 
     def _connections(self) -> list[apsw.Connection]:
         """Every open connection of this adapter (tests check their settings)."""
-        found = [self._writer.connection] if self._writer is not None else []
-        return found + (self._readers.connections() if self._readers is not None else [])
+        return self._handles.connections()
 
     def _stats(self) -> dict[str, int]:
         """Commits and operations so far (tests use them to see batching)."""
-        writer = self._writer
-        if writer is None:
-            return {"commits": 0, "operations": 0}
-        return {"commits": writer.commits, "operations": writer.operations}
+        return self._handles.stats()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -204,16 +150,7 @@ class SQLiteStorage:
     @translate_errors
     def close(self) -> None:
         """Let writes in flight finish, then close every connection."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            writer, readers = self._writer, self._readers
-            self._writer = self._readers = None
-        if readers is not None:
-            readers.close()
-        if writer is not None:
-            writer.close()
+        self._handles.close()
 
     # -- runs ------------------------------------------------------------------------
 
