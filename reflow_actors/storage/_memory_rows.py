@@ -208,39 +208,25 @@ class ScheduleRow:
         )
 
 
-class PendingQueue:
-    """Pending runs in claim order (``created_at``, then insertion), for O(log n) claims.
-
-    Entries are removed lazily: a run that left ``pending`` since it was queued
-    is skipped when it reaches the front, and a run that comes back to
-    ``pending`` is queued again.
-    """
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[int, int, str]] = []
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self._heap.clear()
-
-    def push(self, row: RunRow) -> None:
-        """Queue ``row`` (now ``pending``)."""
-        heapq.heappush(self._heap, (row.created_at, row.seq, row.id))
-
-    def take(self, rows: dict[str, RunRow], names: set[str], limit: int) -> list[RunRow]:
-        """Remove and return up to ``limit`` pending runs of ``names``, oldest first."""
-        chosen: list[RunRow] = []
-        other: list[tuple[int, int, str]] = []
-        heap = self._heap
-        while heap and len(chosen) < limit:
-            entry = heapq.heappop(heap)
-            row = rows.get(entry[2])
-            if row is None or row.status is not RunStatus.PENDING or row in chosen:
-                continue  # it left pending since: a stale entry
-            if row.workflow not in names:
-                other.append(entry)  # another engine's workflow: it stays queued
-                continue
-            chosen.append(row)
-        for entry in other:
-            heapq.heappush(heap, entry)
-        return chosen
+def newest(
+    rows: Iterable[RunRow],
+    *,
+    status: RunStatus | None,
+    workflow: str | None,
+    limit: int,
+    before: int | None,
+    before_id: str | None,
+) -> list[RunRow]:
+    """``list_runs``: newest first by ``(created_at, id)``, filtered, keyset-paginated."""
+    kept = [
+        row
+        for row in rows
+        if (status is None or row.status is status)
+        and (workflow is None or row.workflow == workflow)
+        and (
+            before is None
+            or row.created_at < before
+            or (before_id is not None and row.created_at == before and row.id < before_id)
+        )
+    ]
+    return heapq.nlargest(limit, kept, key=lambda row: (row.created_at, row.id))

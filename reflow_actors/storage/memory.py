@@ -8,7 +8,6 @@ refuses raises ``SerializationError`` before anything is written.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import threading
 from collections.abc import Callable, Sequence
@@ -35,7 +34,8 @@ from reflow_actors.storage._common import (
     step_for_save,
     unique_names,
 )
-from reflow_actors.storage._memory_rows import PendingQueue, RunRow, eligible
+from reflow_actors.storage._memory_index import ClaimIndex
+from reflow_actors.storage._memory_rows import RunRow, newest
 from reflow_actors.storage._memory_tables import EventBuffer, ScheduleTable, StepTable, StepWrite
 from reflow_actors.storage._translate import closed_error, translate_errors
 from reflow_actors.storage.base import ClaimedRun, Prepare
@@ -65,10 +65,7 @@ class MemoryStorage:
         self._closed = False
         self._seq = itertools.count()
         self._runs: dict[str, RunRow] = {}
-        # Claims never scan the history: pending runs wait in a queue in claim
-        # order, and only running, sleeping and waiting runs are scanned.
-        self._pending = PendingQueue()
-        self._active: dict[str, RunRow] = {}
+        self._claimable = ClaimIndex()
         self._keys: dict[tuple[str, str], RunRow] = {}
         self._steps = StepTable(self._seq)
         self._events = EventBuffer(self._seq)
@@ -91,16 +88,7 @@ class MemoryStorage:
         wake_at: int | None = None,
     ) -> None:
         row.set_status(status, lease_id, now, wake_at)
-        self._track(row)
-
-    def _track(self, row: RunRow) -> None:
-        if row.status is _PENDING:
-            self._active.pop(row.id, None)
-            self._pending.push(row)
-        elif row.status in TERMINAL_STATUSES:
-            self._active.pop(row.id, None)
-        else:
-            self._active[row.id] = row
+        self._claimable.track(row)
 
     def _held(self, run_id: str, lease_id: str) -> RunRow | None:
         run = self._runs.get(run_id)
@@ -122,8 +110,7 @@ class MemoryStorage:
         with self._lock:
             self._closed = True
             self._runs.clear()
-            self._pending.clear()
-            self._active.clear()
+            self._claimable.clear()
             self._keys.clear()
             self._steps.clear()
             self._events.clear()
@@ -148,7 +135,7 @@ class MemoryStorage:
             row = RunRow(run, encoded, status)
             row.seq = next(self._seq)
             self._runs[run.id] = row
-            self._track(row)
+            self._claimable.track(row)
             if key is not None:
                 self._keys[(run.workflow, key)] = row
             return CreatedRun(row.record(), created=True)
@@ -197,10 +184,7 @@ class MemoryStorage:
             if not names or limit < 1:
                 return []
             now = self._clock.now_ms()
-            chosen = self._pending.take(self._runs, names, limit)
-            if len(chosen) < limit:
-                rest = limit - len(chosen)
-                chosen += eligible(self._active.values(), names, rest, stale_before, now)
+            chosen = self._claimable.choose(self._runs, names, limit, stale_before, now)
             # Plan everything first (leases, prepared rows, their encoding) and
             # mutate only once all of it succeeded: a failing prepare claims nothing.
             leases = [new_id() for _ in chosen]
@@ -213,13 +197,11 @@ class MemoryStorage:
                         writes.extend((step, encode(step.output, "output")) for step in extra)
                 self._steps.check_ids(operation, writes)
             except BaseException:
-                for row in chosen:
-                    if row.status is _PENDING:
-                        self._pending.push(row)  # nothing was claimed: queue them again
+                self._claimable.unchoose(chosen)  # nothing was claimed
                 raise
             for row, lease in zip(chosen, leases, strict=True):
                 row.status, row.lease_id, row.wake_at, row.updated_at = _RUNNING, lease, None, now
-                self._active[row.id] = row
+                self._claimable.track(row)
             for step, output in writes:
                 self._steps.write(step, output, now)
             return [
@@ -314,19 +296,15 @@ class MemoryStorage:
         wanted = None if status is None else run_status(status)
         with self._lock:
             self._check_open("list_runs")
-            rows = [
-                row
-                for row in self._runs.values()
-                if (wanted is None or row.status is wanted)
-                and (workflow is None or row.workflow == workflow)
-                and (
-                    before is None
-                    or row.created_at < before
-                    or (before_id is not None and row.created_at == before and row.id < before_id)
-                )
-            ]
-            newest = heapq.nlargest(limit, rows, key=lambda row: (row.created_at, row.id))
-            return [row.record() for row in newest]
+            found = newest(
+                self._runs.values(),
+                status=wanted,
+                workflow=workflow,
+                limit=limit,
+                before=before,
+                before_id=before_id,
+            )
+            return [row.record() for row in found]
 
     @translate_errors
     def requeue_run(self, run_id: str) -> bool:
