@@ -12,6 +12,7 @@ from reflow_actors.records import RunStatus, StepResult, WorkflowSchedule
 
 __all__ = [
     "check_limit",
+    "list_filter",
     "new_id",
     "owned_steps",
     "recurrence_of",
@@ -97,3 +98,34 @@ def recurrence_of(schedule: WorkflowSchedule) -> tuple[int | None, str | None]:
     if not isinstance(cron, str) or not cron.strip():
         raise ConfigError(f"schedule {schedule.key!r} cron= must be a non-empty string")
     return None, cron
+
+
+def list_filter(
+    *,
+    status: RunStatus | None,
+    workflow: str | None,
+    before: int | None,
+    before_id: str | None,
+    mark: str,
+) -> tuple[str, list[object]]:
+    """The ``WHERE`` clause (or ``""``) and parameters of a ``list_runs`` query.
+
+    ``mark`` is the driver's parameter placeholder (``?`` or ``%s``). With
+    ``before_id`` the cursor is a row-value comparison: an index range that is
+    exact when runs share a ``created_at``.
+    """
+    conditions: list[str] = []
+    params: list[object] = []
+    if status is not None:
+        conditions.append(f"status = {mark}")
+        params.append(status.value)
+    if workflow is not None:
+        conditions.append(f"workflow = {mark}")
+        params.append(workflow)
+    if before is not None and before_id is not None:
+        conditions.append(f"(created_at, id) < ({mark}, {mark})")
+        params.extend((before, before_id))
+    elif before is not None:
+        conditions.append(f"created_at < {mark}")
+        params.append(before)
+    return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params

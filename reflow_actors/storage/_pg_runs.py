@@ -18,7 +18,7 @@ from psycopg import Connection
 from reflow_actors.codec import decode
 from reflow_actors.errors import StorageError
 from reflow_actors.records import CreatedRun, RunStatus, WorkflowRun
-from reflow_actors.storage._common import new_id
+from reflow_actors.storage._common import list_filter, new_id
 from reflow_actors.storage._pg_sql import Sql
 from reflow_actors.storage._sqlite_rows import RUN_COLUMNS, Row, run_from_row
 
@@ -141,23 +141,6 @@ def requeue(connection: Conn, sql: Sql, run_id: str, now: int) -> bool:
 
 
 @functools.cache
-def _list_sql(schema: str, by_status: bool, by_workflow: bool, cursor: str) -> str:
-    conditions = []
-    if by_status:
-        conditions.append("status = %s")
-    if by_workflow:
-        conditions.append("workflow = %s")
-    if cursor == "before_id":
-        conditions.append("(created_at, id) < (%s, %s)")  # a row comparison: exact on ties
-    elif cursor == "before":
-        conditions.append("created_at < %s")
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return (
-        f'SELECT {RUN_COLUMNS} FROM "{schema}".workflow_runs{where} '  # noqa: S608 - constant parts
-        "ORDER BY created_at DESC, id DESC LIMIT %s"
-    )
-
-
 def list_runs(
     connection: Conn,
     sql: Sql,
@@ -169,15 +152,11 @@ def list_runs(
     before_id: str | None,
 ) -> list[WorkflowRun]:
     """Runs newest first by ``(created_at, id)``, filtered, keyset-paginated."""
-    params: list[object] = []
-    if status is not None:
-        params.append(status.value)
-    if workflow is not None:
-        params.append(workflow)
-    cursor = "none"
-    if before is not None:
-        cursor = "before" if before_id is None else "before_id"
-        params.extend((before,) if before_id is None else (before, before_id))
-    params.append(limit)
-    query = _list_sql(sql.schema, status is not None, workflow is not None, cursor)
-    return [run_from_row(row) for row in connection.execute(query, params).fetchall()]
+    where, params = list_filter(
+        status=status, workflow=workflow, before=before, before_id=before_id, mark="%s"
+    )
+    query = (
+        f'SELECT {RUN_COLUMNS} FROM "{sql.schema}".workflow_runs{where} '  # noqa: S608 - constant parts
+        "ORDER BY created_at DESC, id DESC LIMIT %s"
+    )
+    return [run_from_row(row) for row in connection.execute(query, (*params, limit)).fetchall()]

@@ -12,7 +12,7 @@ import apsw
 
 from reflow_actors.codec import decode
 from reflow_actors.records import CreatedRun, RunStatus, WorkflowRun
-from reflow_actors.storage._common import new_id
+from reflow_actors.storage._common import list_filter, new_id
 from reflow_actors.storage._sqlite_rows import RUN_COLUMNS, Row, names_json, run_from_row
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "create",
     "get",
     "heartbeat",
+    "list_query",
     "list_runs",
     "requeue",
     "set_claimed_status",
@@ -206,20 +207,22 @@ def requeue(connection: apsw.Connection, run_id: str, now: int) -> bool:
 
 
 @functools.cache
-def _list_sql(by_status: bool, by_workflow: bool, cursor: str) -> str:
-    conditions = []
-    if by_status:
-        conditions.append("status = ?")
-    if by_workflow:
-        conditions.append("workflow = ?")
-    if cursor == "before_id":
-        conditions.append("(created_at, id) < (?, ?)")  # row values: an index range, exact on ties
-    elif cursor == "before":
-        conditions.append("created_at < ?")
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return (
-        f"SELECT {RUN_COLUMNS} FROM workflow_runs{where} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608
+def list_query(
+    *,
+    status: RunStatus | None,
+    workflow: str | None,
+    limit: int,
+    before: int | None,
+    before_id: str | None,
+) -> tuple[str, tuple[object, ...]]:
+    """The ``list_runs`` statement and its parameters (every shape is index-backed)."""
+    where, params = list_filter(
+        status=status, workflow=workflow, before=before, before_id=before_id, mark="?"
     )
+    sql = (
+        f"SELECT {RUN_COLUMNS} FROM workflow_runs{where} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608 - constant parts, bound values
+    )
+    return sql, (*params, limit)
 
 
 def list_runs(
@@ -232,15 +235,7 @@ def list_runs(
     before_id: str | None,
 ) -> list[WorkflowRun]:
     """Runs newest first by ``(created_at, id)``, filtered, keyset-paginated."""
-    params: list[object] = []
-    if status is not None:
-        params.append(status.value)
-    if workflow is not None:
-        params.append(workflow)
-    cursor = "none"
-    if before is not None:
-        cursor = "before" if before_id is None else "before_id"
-        params.extend((before,) if before_id is None else (before, before_id))
-    params.append(limit)
-    sql = _list_sql(status is not None, workflow is not None, cursor)
+    sql, params = list_query(
+        status=status, workflow=workflow, limit=limit, before=before, before_id=before_id
+    )
     return [run_from_row(row) for row in connection.execute(sql, params).fetchall()]

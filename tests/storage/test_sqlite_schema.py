@@ -339,13 +339,13 @@ def test_claim_and_list_queries_use_indexes(big_history: apsw.Connection, analyz
     _assert_index_only(_plan(big_history, run_sql._STALE, (10, names, 5)), sorted_by_index=False)
     for by_status in (False, True):
         for by_workflow in (False, True):
-            for cursor, extra in (("none", ()), ("before", (9,)), ("before_id", (9, "r9"))):
-                sql = run_sql._list_sql(by_status, by_workflow, cursor)
-                params = (
-                    *(("failed",) if by_status else ()),
-                    *(("wf1",) if by_workflow else ()),
-                    *extra,
-                    100,
+            for before, before_id in ((None, None), (9, None), (9, "r9")):
+                sql, params = run_sql.list_query(
+                    status=RunStatus.FAILED if by_status else None,
+                    workflow="wf1" if by_workflow else None,
+                    limit=100,
+                    before=before,
+                    before_id=before_id,
                 )
                 _assert_index_only(_plan(big_history, sql, params), sorted_by_index=True)
     steps = _plan(
