@@ -94,6 +94,9 @@ class SQLiteStorage:
         self._read_only = self._settings.read_only
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._handles = Handles(self._settings)
+        # After a claim that found nothing, the next one first looks with a read,
+        # so an idle poll never takes the write lock; a busy engine skips the look.
+        self._idle = True
 
     def __repr__(self) -> str:
         if self._read_only:
@@ -176,13 +179,14 @@ class SQLiteStorage:
         if not names:
             return None
         now = self._clock.now_ms
-        if not self._read(
+        if self._idle and not self._read(
             "claim_next_run", lambda c: run_sql.claimable(c, names, stale_before, now())
         ):
             return None
         claimed = self._write(
             "claim_next_run", lambda c: run_sql.claim(c, names, 1, stale_before, now())
         )
+        self._idle = not claimed
         return claimed[0] if claimed else None
 
     @translate_errors
@@ -203,14 +207,18 @@ class SQLiteStorage:
         if not names or limit < 1:
             return []
         now = self._clock.now_ms
-        if not self._read("claim_runs", lambda c: run_sql.claimable(c, names, stale_before, now())):
+        if self._idle and not self._read(
+            "claim_runs", lambda c: run_sql.claimable(c, names, stale_before, now())
+        ):
             return []  # nothing to claim: no write lock taken
-        return self._write(
+        claimed = self._write(
             "claim_runs",
             lambda c: step_sql.claim_with_steps(
                 c, names, limit, stale_before=stale_before, now=now(), prepare=prepare
             ),
         )
+        self._idle = not claimed
+        return claimed
 
     @translate_errors
     def heartbeat_run(self, run_id: str, lease_id: str) -> bool:
